@@ -1,0 +1,23 @@
+"""tfbert: BERT for Keras 3 / TensorFlow: pretrain, fine-tune and serve.
+
+The package pins the Keras backend to TensorFlow before Keras is imported,
+so users never have to set ``KERAS_BACKEND`` themselves.
+"""
+
+import os
+
+_backend = os.environ.get("KERAS_BACKEND")
+if _backend not in (None, "", "tensorflow"):
+    raise ImportError(
+        f"tfbert runs on the TensorFlow backend, but KERAS_BACKEND={_backend!r}. "
+        "Unset KERAS_BACKEND or set it to 'tensorflow' before importing tfbert."
+    )
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfbert.config import BertConfig  # noqa: E402
+from tfbert.model import BERT  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["BERT", "BertConfig", "__version__"]

@@ -1,0 +1,135 @@
+"""BERT: the backbone, a subclassed ``keras.Model``.
+
+Inputs are a dict of int32 [B, S] tensors: ``token_ids``, ``segment_ids`` and
+``padding_mask`` (1 for real tokens, 0 for padding). Outputs are a dict with
+``sequence_output`` [B, S, H] and ``pooled_output`` [B, H]; call with
+``output_hidden_states=True`` to also get ``hidden_states``, the embedding
+output followed by every layer's output (L + 1 tensors of [B, S, H]).
+
+Example:
+>>> import numpy as np
+>>> from tfbert import BERT, BertConfig
+>>> model = BERT(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=2,
+...                         num_attention_heads=2, intermediate_size=32))
+>>> out = model({"token_ids": np.array([[2, 7, 3, 0]]),
+...              "segment_ids": np.zeros((1, 4), "int32"),
+...              "padding_mask": np.array([[1, 1, 1, 0]])})
+>>> tuple(out["sequence_output"].shape), tuple(out["pooled_output"].shape)
+((1, 4, 16), (1, 16))
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfbert.config import BertConfig
+from tfbert.layers import BertEmbeddings, BertPooler, TransformerEncoderBlock
+from tfbert.layers.serialization import register
+
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+@register
+class BERT(keras.Model):
+    """The BERT encoder: embeddings, ``num_hidden_layers`` post-LN blocks, pooler.
+
+    Args:
+        config: a ``BertConfig``, a dict of its fields, or a size name
+            ("tiny", "mini", "small", "medium", "base", "large").
+    """
+
+    def __init__(self, config="base", **kwargs):
+        super().__init__(**kwargs)
+        self.config = BertConfig.coerce(config)
+        c, policy = self.config, self.dtype_policy
+        self.embeddings = BertEmbeddings(
+            c.vocab_size, c.hidden_size, c.max_position_embeddings, c.type_vocab_size,
+            dropout=c.hidden_dropout_prob, layer_norm_eps=c.layer_norm_eps,
+            initializer_range=c.initializer_range, dtype=policy, name="embeddings",
+        )
+        self.encoder_layers = [
+            TransformerEncoderBlock(
+                c.hidden_size, c.num_attention_heads, c.intermediate_size, c.hidden_act,
+                dropout=c.hidden_dropout_prob, attention_dropout=c.attention_probs_dropout_prob,
+                layer_norm_eps=c.layer_norm_eps, initializer_range=c.initializer_range,
+                dtype=policy, name=f"layer_{i}",
+            )
+            for i in range(c.num_hidden_layers)
+        ]
+        self.pooler = BertPooler(c.hidden_size, c.initializer_range, dtype=policy, name="pooler")
+        self.build()
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.embeddings.build()
+        for layer in self.encoder_layers:
+            layer.build()
+        self.pooler.build()
+
+    def call(self, inputs, training=None, output_hidden_states=False):
+        token_ids, segment_ids, padding_mask = self._check_inputs(inputs)
+        x = self.embeddings(token_ids, segment_ids, training=training)  # [B, S, H]
+        hidden_states = [x]
+        for layer in self.encoder_layers:
+            x = layer(x, padding_mask, training=training)  # [B, S, H]
+            hidden_states.append(x)
+        outputs = {"sequence_output": x, "pooled_output": self.pooler(x)}
+        if output_hidden_states:
+            outputs["hidden_states"] = hidden_states
+        return outputs
+
+    def _check_inputs(self, inputs):
+        """Validate the input dict; return int32 token_ids, segment_ids, padding_mask."""
+        if not isinstance(inputs, dict):
+            raise TypeError(
+                f"BERT expects a dict with keys {list(INPUT_NAMES)}, got {type(inputs).__name__}. "
+                "Use tfbert.BertPreprocessor to build it from text."
+            )
+        missing = [name for name in INPUT_NAMES if name not in inputs]
+        if missing:
+            raise KeyError(
+                f"BERT inputs are missing {missing}; expected keys {list(INPUT_NAMES)}, "
+                f"got {sorted(inputs)}."
+            )
+        checked = []
+        for name in INPUT_NAMES:
+            value = inputs[name]
+            dtype = keras.backend.standardize_dtype(value.dtype) if hasattr(value, "dtype") else None
+            allowed = dtype is not None and ("int" in dtype or (name == "padding_mask" and dtype == "bool"))
+            if not allowed:
+                expected = "an integer or bool" if name == "padding_mask" else "an integer"
+                raise TypeError(f"BERT input {name!r} must be {expected} tensor (int32), got dtype {dtype}.")
+            if len(value.shape) != 2:
+                raise ValueError(f"BERT input {name!r} must have shape [batch, seq_len], got {tuple(value.shape)}.")
+            checked.append(ops.cast(value, "int32"))
+        self._check_length(checked[0])
+        return checked
+
+    def _check_length(self, token_ids):
+        limit = self.config.max_position_embeddings
+        static_len = token_ids.shape[1]
+        message = (
+            f"sequence length exceeds max_position_embeddings={limit}; "
+            f"truncate the input (BertPreprocessor(sequence_length<={limit}))."
+        )
+        if static_len is not None:
+            if static_len > limit:
+                raise ValueError(f"Got sequence length {static_len}: {message}")
+        elif isinstance(token_ids, tf.Tensor):
+            tf.debugging.assert_less_equal(tf.shape(token_ids)[1], limit, message=message)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "config": self.config.to_dict(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "config" not in config:
+            raise ValueError(f"BERT.from_config needs a 'config' entry with BertConfig fields; got keys {sorted(config)}.")
+        return cls(config=BertConfig.coerce(config.pop("config")), **config)
