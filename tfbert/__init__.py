@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfbert.config import BertConfig  # noqa: E402
 from tfbert.model import BERT  # noqa: E402
+from tfbert.tasks.classifier import BertClassifier  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["BERT", "BertConfig", "__version__"]
+__all__ = ["BERT", "BertClassifier", "BertConfig", "__version__"]
