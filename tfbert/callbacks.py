@@ -1,0 +1,110 @@
+"""Keras callbacks that record a training run: history in metrics.json, TensorBoard logs, backups.
+
+``run_callbacks(run)`` returns the callbacks every ``tfbert finetune`` /
+``tfbert pretrain`` run uses:
+
+* ``HistoryRecorder`` appends each epoch's logs to ``metrics.json`` (so the
+  curves survive an interruption, and a resumed run continues them);
+* TensorBoard event files under ``logs/``: ``keras.callbacks.TensorBoard``
+  when the ``tensorboard`` package is installed, otherwise ``ScalarSummaries``,
+  which writes the same per-epoch scalars (``logs/train``, ``logs/validation``,
+  tags ``epoch_<metric>``) with TensorFlow alone;
+* ``keras.callbacks.BackupAndRestore`` in ``backup/``, which ``--resume`` continues from.
+
+Example:
+>>> import os, tempfile, numpy as np, keras
+>>> from tfbert.runs import open_run
+>>> from tfbert.callbacks import HistoryRecorder, ScalarSummaries
+>>> run = open_run(os.path.join(tempfile.mkdtemp(), "run"), "finetune", {})
+>>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+>>> model.compile("sgd", "mse")
+>>> _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
+...               callbacks=[HistoryRecorder(run), ScalarSummaries(run.logs_dir)])
+>>> len(run.read_metrics()["history"]["loss"]), sorted(os.listdir(run.logs_dir))
+(2, ['train'])
+"""
+
+import importlib.util
+
+import keras
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+
+class HistoryRecorder(keras.callbacks.Callback):
+    """Appends each epoch's logs to the run's ``metrics.json`` under ``"history"``.
+
+    On a resumed run the stored history is cut to the epochs the restored
+    backup had finished, then continued.
+    """
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+
+    def on_train_begin(self, logs=None):
+        stored = self.run.read_metrics().get("history", {})
+        done = getattr(self.model, "_initial_epoch", 0) or 0
+        self.history = {k: list(v)[:done] for k, v in stored.items()} if done else {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.run.update_metrics(history=self.history, epochs_done=epoch + 1)
+
+
+class ScalarSummaries(keras.callbacks.Callback):
+    """Per-epoch TensorBoard scalars written with TensorFlow alone (no tensorboard package).
+
+    Writes ``<log_dir>/train`` and ``<log_dir>/validation`` (``val_`` metrics)
+    with tags ``epoch_<name>``, the layout ``keras.callbacks.TensorBoard`` uses,
+    so ``tensorboard --logdir`` shows both the same way.
+    """
+
+    _METADATA = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    )
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = log_dir
+        self._writers = {}
+
+    def _writer(self, split):
+        if split not in self._writers:
+            self._writers[split] = tf.summary.create_file_writer(f"{self.log_dir}/{split}")
+        return self._writers[split]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            with self._writer(split).as_default():
+                tf.summary.write(f"epoch_{name}", tf.constant(float(value)), step=epoch, metadata=self._METADATA)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def tensorboard_installed():
+    """True if the ``tensorboard`` package (needed by ``keras.callbacks.TensorBoard``) is importable."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def tensorboard_callback(log_dir):
+    """``keras.callbacks.TensorBoard`` if tensorboard is installed, else ``ScalarSummaries``."""
+    if tensorboard_installed():
+        return keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False)
+    return ScalarSummaries(log_dir)
+
+
+def run_callbacks(run, backup=True):
+    """The callbacks of a training run: history, TensorBoard logs and (optionally) backups."""
+    callbacks = [HistoryRecorder(run), tensorboard_callback(run.logs_dir)]
+    if backup:
+        # First, so that the restored epoch is known when HistoryRecorder starts.
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(run.backup_dir, delete_checkpoint=False))
+    return callbacks
