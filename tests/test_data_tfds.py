@@ -1,0 +1,46 @@
+"""tfds names: rows convert to tfbert records; offline, the failure is fast and names the alternatives."""
+
+import time
+
+import pytest
+
+from tfbert.data.examples import TextExample
+from tfbert.data.tfds_datasets import TFDS_NAMES, example_to_record, host_reachable, load_tfds
+
+
+def test_glue_rows_convert():
+    assert example_to_record("glue/sst2", {"sentence": b"a gem ", "label": 1, "idx": 3}) == TextExample(
+        "a gem ", 1, origin="tfds:glue/sst2:idx=3")
+    mrpc = example_to_record("glue/mrpc", {"sentence1": "x".encode(), "sentence2": "y é".encode(), "label": 0, "idx": 1})
+    assert (mrpc.text, mrpc.text_pair, mrpc.label) == ("x", "y é", 0)
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="glue/sst2"):
+        load_tfds("imdb_reviews")
+
+
+def test_not_prepared_without_download_is_immediate(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(FileNotFoundError) as err:
+        load_tfds("glue/sst2", data_dir=str(tmp_path), download=False)
+    assert time.monotonic() - start < 10
+    assert "load_rotten_tomatoes" in str(err.value) and "shared/data/sst2/train.tsv" in str(err.value)
+
+
+def test_closed_port_is_unreachable_quickly():
+    start = time.monotonic()
+    assert not host_reachable("127.0.0.1", port=1, timeout=2.0)
+    assert time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize("name", TFDS_NAMES)
+def test_offline_download_fails_fast_with_alternatives(name, tmp_path):
+    if host_reachable("dl.fbaipublicfiles.com", timeout=2.0):
+        pytest.skip("this machine reaches the tfds download hosts; the offline path cannot be tested here")
+    start = time.monotonic()
+    with pytest.raises(ConnectionError) as err:
+        load_tfds(name, data_dir=str(tmp_path), probe_timeout=2.0)
+    assert time.monotonic() - start < 15
+    message = str(err.value)
+    assert "load_rotten_tomatoes" in message and "shared/data" in message and name in message

@@ -1,0 +1,31 @@
+"""Data readers that feed ``model.fit``: files, tfds names and offline demo sets, as records and ``tf.data``.
+
+Classification readers return :class:`ClassificationData` (labelled texts or
+text pairs with their label names); ``tfbert.data.pipeline`` turns it into a
+batched, padded ``tf.data`` pipeline.
+
+Example:
+>>> from tfbert.data import ClassificationData, TextExample
+>>> ClassificationData([TextExample("fine", 1)], label_names=["neg", "pos"]).label_counts()
+{'neg': 0, 'pos': 1}
+"""
+
+from tfbert.data.csv_text import read_text_table
+from tfbert.data.examples import ClassificationData, TextExample
+from tfbert.data.glue import read_mrpc, read_sst2
+from tfbert.data.rotten_tomatoes import load_rotten_tomatoes
+from tfbert.data.splits import group_split, random_split, sentence_holdout_split
+from tfbert.data.tfds_datasets import load_tfds
+
+__all__ = [
+    "ClassificationData",
+    "TextExample",
+    "group_split",
+    "load_rotten_tomatoes",
+    "load_tfds",
+    "random_split",
+    "read_mrpc",
+    "read_sst2",
+    "read_text_table",
+    "sentence_holdout_split",
+]
