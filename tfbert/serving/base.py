@@ -1,0 +1,210 @@
+"""What every serving module shares: the two signatures, packing and input checks.
+
+A serving module is a ``tf.Module`` that holds the Keras model and the
+preprocessor (so their variables and the tokenizer's vocabulary are saved in
+the SavedModel) and builds two concrete functions:
+
+- ``serving_default``: raw strings [None] -> readable outputs (``serve_text``);
+- ``serve_tokens``: int32 ``token_ids``, ``segment_ids``, ``padding_mask``
+  [None, S] -> outputs (``serve_token_ids``).
+
+Subclasses (one per task) set ``text_inputs`` and implement ``outputs``
+(model outputs for an input dict) and, when they read more than the packed
+ids, ``serve_text``.
+
+Example:
+>>> import tensorflow as tf
+>>> from tfbert.serving.base import fit_length
+>>> inputs = {"token_ids": tf.constant([[2, 5, 3, 0, 0, 0, 0, 0, 0, 0]]),
+...           "segment_ids": tf.zeros((1, 10), tf.int32),
+...           "padding_mask": tf.constant([[1, 1, 1, 0, 0, 0, 0, 0, 0, 0]])}
+>>> tuple(fit_length(inputs, None, 8, 512)["token_ids"].shape)  # 3 tokens -> 8
+(1, 8)
+>>> tuple(fit_length(inputs, 16, 8, 512)["token_ids"].shape)    # static
+(1, 16)
+"""
+
+import tensorflow as tf
+
+from tfbert.config import BertConfig
+
+TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def string_spec(name):
+    """A [None] tf.string input of a raw-text signature."""
+    return tf.TensorSpec([None], tf.string, name=name)
+
+
+def fit_length(inputs, sequence_length, multiple, limit):
+    """Pad or cut the packed inputs to their serving width.
+
+    Static (``sequence_length`` an int): exactly that width. Dynamic: the
+    longest real sequence in the batch rounded up to ``multiple``, at most
+    ``limit`` and at least ``multiple`` (so an empty batch still has a width).
+    Only padding is ever cut: the preprocessor already truncated the text.
+    """
+    mask = tf.cast(inputs["padding_mask"], tf.int32)
+    if sequence_length is not None:
+        width = tf.constant(sequence_length, tf.int32)
+    else:
+        longest = tf.reduce_max(tf.concat([tf.reduce_sum(mask, axis=1), [0]], axis=0))
+        width = tf.minimum(tf.maximum((longest + multiple - 1) // multiple * multiple, multiple), limit)
+    out = {}
+    for name in TOKEN_INPUTS:
+        value = tf.cast(inputs[name], tf.int32)
+        value = tf.pad(value, [[0, 0], [0, tf.maximum(width - tf.shape(value)[1], 0)]])[:, :width]
+        if sequence_length is not None:
+            value = tf.ensure_shape(value, [None, sequence_length])
+        out[name] = value
+    return out
+
+
+def same_batch(first_name, first, *others):
+    """Assert that every (name, tensor) in ``others`` has ``first``'s batch size."""
+    checks = []
+    for name, value in others:
+        checks.append(tf.debugging.assert_equal(
+            tf.shape(value)[0], tf.shape(first)[0],
+            message=f"{name} must have one entry per {first_name} entry (the same batch size)",
+        ))
+    return checks
+
+
+class ServingModule(tf.Module):
+    """Base serving module: see the module docstring.
+
+    Args:
+        model: the Keras model (a ``BERT`` or a task model).
+        preprocessor: a ``BertPreprocessor`` or ``None`` (token ids only).
+        sequence_length: ``None`` (dynamic) or a static int width.
+        pad_to_multiple_of: dynamic widths are rounded up to this.
+    """
+
+    #: names of the [None] tf.string inputs of ``serving_default``.
+    text_inputs = ("text",)
+
+    def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, **options):
+        super().__init__(name=f"{type(model).__name__.lower()}_serving")
+        self.model = model
+        self.config = BertConfig.coerce(_backbone(model).config.to_dict())
+        self.sequence_length = sequence_length
+        self.pad_to_multiple_of = int(pad_to_multiple_of)
+        if self.pad_to_multiple_of < 1:
+            raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}.")
+        limit = self.config.max_position_embeddings
+        own = getattr(preprocessor, "sequence_length", None)
+        # The preprocessor always truncates: at the static width, else at its own
+        # sequence_length (at most max_position_embeddings); fit_length then
+        # removes the padding a dynamic batch does not need.
+        self.preprocessor = _with_sequence_length(
+            preprocessor, sequence_length or (min(int(own), limit) if own else limit))
+        self.options = dict(options)
+        self._check_options()
+
+    def _check_options(self):
+        """Subclasses validate their options here."""
+
+    # ---- lengths -------------------------------------------------------------
+    @property
+    def max_length(self):
+        """Longest packed sequence served (truncation length)."""
+        if self.sequence_length is not None:
+            return self.sequence_length
+        length = getattr(self.preprocessor, "sequence_length", None)
+        return int(length) if length else self.config.max_position_embeddings
+
+    @property
+    def tokenizer(self):
+        return getattr(self.preprocessor, "tokenizer", None)
+
+    # ---- signatures ----------------------------------------------------------
+    def token_specs(self):
+        return [tf.TensorSpec([None, self.sequence_length], tf.int32, name=name) for name in TOKEN_INPUTS]
+
+    def signatures(self):
+        """``{"serving_default": ..., "serve_tokens": ...}`` concrete functions."""
+        tokens = tf.function(self.serve_token_ids, input_signature=self.token_specs())
+        signatures = {"serve_tokens": tokens.get_concrete_function()}
+        if self.preprocessor is None:
+            signatures["serving_default"] = signatures["serve_tokens"]
+        else:
+            signatures["serving_default"] = self.text_function().get_concrete_function()
+        self.track_variables(signatures.values())
+        return signatures
+
+    def text_function(self):
+        """The ``tf.function`` behind ``serving_default`` (raw strings in)."""
+        return tf.function(self.serve_text, input_signature=[string_spec(n) for n in self.text_inputs])
+
+    def track_variables(self, functions):
+        """Track the ``tf.Variable`` objects the functions read, as a plain list.
+
+        Keras 3 variables wrap a ``tf.Variable``; tracking the wrapped variables
+        directly is what lets TF1-style loaders (TF Serving, ``saved_model_cli
+        run``) restore them. Without it those loaders fail with "Could not
+        find variable".
+        """
+        seen, variables = set(), []
+        for fn in functions:
+            for variable in fn.variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    variables.append(variable)
+        self.served_variables = variables
+
+    def serve_token_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        checks = [tf.debugging.assert_equal(
+            tf.shape(value), tf.shape(token_ids),
+            message=f"{name} must have the shape of token_ids [batch, seq_len]",
+        ) for name, value in inputs.items() if name != "token_ids"]
+        checks.append(tf.debugging.assert_less_equal(
+            tf.shape(token_ids)[1], self.config.max_position_embeddings,
+            message=f"seq_len must be <= max_position_embeddings={self.config.max_position_embeddings}",
+        ))
+        checks.append(tf.debugging.assert_non_negative(token_ids, message="token_ids must be >= 0"))
+        checks.append(tf.debugging.assert_less(
+            token_ids, self.config.vocab_size, message=f"token_ids must be < vocab_size={self.config.vocab_size}",
+        ))
+        with tf.control_dependencies(checks):
+            inputs = {name: tf.identity(value) for name, value in inputs.items()}
+        return self.outputs(inputs)
+
+    def serve_text(self, text):
+        return self.outputs(self.pack(text))
+
+    # ---- helpers -------------------------------------------------------------
+    def pack(self, *segments):
+        """Raw string segments -> the model input dict at the serving width."""
+        if len(segments) > 1:
+            checks = same_batch(self.text_inputs[0], segments[0],
+                                *zip(self.text_inputs[1:], segments[1:]))
+            with tf.control_dependencies(checks):
+                segments = tuple(tf.identity(s) for s in segments)
+        packed = self.preprocessor(segments[0] if len(segments) == 1 else tuple(segments))
+        return fit_length(packed, self.sequence_length, self.pad_to_multiple_of, self.max_length)
+
+    def outputs(self, inputs):
+        """Model outputs (a dict of tensors) for an input dict."""
+        raise NotImplementedError
+
+    def call_model(self, inputs):
+        return self.model(inputs, training=False)
+
+
+def _backbone(model):
+    return getattr(model, "backbone", model)
+
+
+def _with_sequence_length(preprocessor, sequence_length):
+    """The preprocessor, or a copy sharing its tokenizer that packs to ``sequence_length``."""
+    if preprocessor is None:
+        return preprocessor
+    if getattr(preprocessor, "sequence_length", None) == sequence_length:
+        return preprocessor
+    config = preprocessor.get_config()
+    config.pop("tokenizer", None)
+    config["sequence_length"] = sequence_length
+    return type(preprocessor)(tokenizer=preprocessor.tokenizer, **{
+        k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")})
