@@ -119,6 +119,47 @@ class BERT(keras.Model):
         elif isinstance(token_ids, tf.Tensor):
             tf.debugging.assert_less_equal(tf.shape(token_ids)[1], limit, message=message)
 
+    # ---- checkpoints (loaders live in tfbert/checkpoints; imported lazily) ----
+    @classmethod
+    def from_preset(cls, preset, dtype=None, **overrides):
+        """Load a pretrained BERT: an offline preset name ("minilm_l6_en_uncased"), a keras-hub
+        preset name, a ``kaggle://``/``hf://`` handle, or a local keras-hub / Hugging Face /
+        Google directory. ``overrides`` are BertConfig fields (dropout, ...) that must not
+        contradict the weights. The result carries ``load_report``.
+        See ``tfbert.checkpoints.loading``."""
+        from tfbert.checkpoints.loading import from_preset
+
+        return from_preset(preset, dtype=dtype, **overrides)
+
+    @classmethod
+    def from_tf_checkpoint(cls, ckpt_prefix, config=None, dtype=None, **overrides):
+        """Load an original google-research/bert checkpoint (``.../bert_model.ckpt``); ``config``
+        defaults to the ``bert_config.json`` beside it. See ``tfbert.checkpoints.google``."""
+        from tfbert.checkpoints.google import from_tf_checkpoint
+
+        return from_tf_checkpoint(ckpt_prefix, config=config, dtype=dtype, **overrides)
+
+    def save_preset(self, directory, vocabulary=None, lowercase=None, overwrite=False):
+        """Write a keras-hub preset (config, weights, vocabulary) that ``BERT.from_preset`` and
+        ``keras_hub.models.BertBackbone.from_preset`` both load."""
+        from tfbert.checkpoints.loading import save_preset
+
+        return save_preset(self, directory, vocabulary=vocabulary, lowercase=lowercase, overwrite=overwrite)
+
+    def save_tf_checkpoint(self, prefix, mlm_head=None, nsp_head=None, vocabulary=None):
+        """Write a google-research/bert TF1 checkpoint (+ ``bert_config.json``) at ``prefix``."""
+        from tfbert.checkpoints.google import save_tf_checkpoint
+
+        return save_tf_checkpoint(self, prefix, mlm_head=mlm_head, nsp_head=nsp_head, vocabulary=vocabulary)
+
+    def save_huggingface(self, directory, vocabulary=None, lowercase=None, mlm_head=None, nsp_head=None,
+                         overwrite=False):
+        """Write a Hugging Face directory (``config.json`` + ``model.safetensors`` [+ vocab])."""
+        from tfbert.checkpoints.huggingface import save_huggingface
+
+        return save_huggingface(self, directory, vocabulary=vocabulary, lowercase=lowercase,
+                                mlm_head=mlm_head, nsp_head=nsp_head, overwrite=overwrite)
+
     def get_config(self):
         return {
             "name": self.name,

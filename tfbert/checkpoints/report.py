@@ -29,6 +29,8 @@ class LoadReport:
     loaded: list = dataclasses.field(default_factory=list)
     newly_initialized: list = dataclasses.field(default_factory=list)
     unused: list = dataclasses.field(default_factory=list)
+    # Source entries deliberately not loaded (optimizer slots, global_step, buffers).
+    skipped: list = dataclasses.field(default_factory=list)
 
     def merge(self, other):
         """Fold a second load into the first (e.g. heads read from another file)."""
@@ -39,6 +41,7 @@ class LoadReport:
             loaded=self.loaded + [n for n in other.loaded if n not in self.loaded],
             newly_initialized=sorted(set(newly)),
             unused=unused,
+            skipped=sorted(set(self.skipped) | set(other.skipped)),
         )
 
     def __str__(self):
@@ -47,6 +50,8 @@ class LoadReport:
             lines.append(f"Newly initialised ({len(self.newly_initialized)}): " + ", ".join(self.newly_initialized))
         if self.unused:
             lines.append(f"Unused source weights ({len(self.unused)}): " + ", ".join(self.unused))
+        if self.skipped:
+            lines.append(f"Skipped (not model weights) ({len(self.skipped)}): " + ", ".join(self.skipped))
         return "\n".join(lines)
 
 
