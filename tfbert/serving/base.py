@@ -157,10 +157,10 @@ class ServingModule(tf.Module):
         inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
         checks = [tf.debugging.assert_equal(
             tf.shape(value), tf.shape(token_ids),
-            message=f"{name} must have the shape of token_ids [batch, seq_len]",
+            message=f"{name} must have the shape of token_ids",
         ) for name, value in inputs.items() if name != "token_ids"]
         checks.append(tf.debugging.assert_less_equal(
-            tf.shape(token_ids)[1], self.config.max_position_embeddings,
+            tf.shape(token_ids)[-1], self.config.max_position_embeddings,
             message=f"seq_len must be <= max_position_embeddings={self.config.max_position_embeddings}",
         ))
         checks.append(tf.debugging.assert_non_negative(token_ids, message="token_ids must be >= 0"))
