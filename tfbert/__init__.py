@@ -18,7 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tfbert.config import BertConfig  # noqa: E402
 from tfbert.model import BERT  # noqa: E402
 from tfbert.tasks.classifier import BertClassifier  # noqa: E402
+from tfbert.tasks.embedder import BertEmbedder  # noqa: E402
+from tfbert.tasks.multiple_choice import BertMultipleChoice  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["BERT", "BertClassifier", "BertConfig", "__version__"]
+__all__ = ["BERT", "BertClassifier", "BertEmbedder", "BertMultipleChoice", "BertConfig", "__version__"]

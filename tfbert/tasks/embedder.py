@@ -1,0 +1,111 @@
+"""BertEmbedder: sentence vectors with cls/mean/max pooling and optional L2 normalisation.
+
+With ``pooling="mean"`` and ``normalize=True`` on the all-MiniLM-L6-v2
+checkpoint this is the sentence-transformers embedding (mean of the token
+vectors over the attention mask, then unit length).
+
+Example:
+>>> import numpy as np
+>>> from tfbert import BERT, BertConfig, BertEmbedder
+>>> backbone = BERT(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
+...                            num_attention_heads=2, intermediate_size=32))
+>>> model = BertEmbedder(backbone, pooling="mean", normalize=True)
+>>> ids = np.array([[2, 9, 11, 3, 0], [2, 5, 3, 0, 0]], "int32")
+>>> vectors = model({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")})
+>>> tuple(vectors.shape), np.allclose(np.linalg.norm(vectors, axis=-1), 1.0, atol=1e-5)
+((2, 16), True)
+>>> float(np.round(model.cosine_similarity(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]]))[0, 0], 4))
+0.7071
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfbert.layers.pooling import POOLING_MODES, SequencePooling
+from tfbert.layers.serialization import register
+from tfbert.tasks.base import BertTask
+
+
+def cosine_similarity_matrix(a, b):
+    """Cosine similarity matrix [len(a), len(b)] between two sets of vectors (float64)."""
+    a = np.atleast_2d(np.asarray(a, "float64"))
+    b = np.atleast_2d(np.asarray(b, "float64"))
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    return a @ b.T
+
+
+@register
+class BertEmbedder(BertTask):
+    """BERT + ``SequencePooling`` (+ L2 normalisation): one vector per text.
+
+    Args:
+        backbone: a ``tfbert.BERT``.
+        pooling: "mean" (over real tokens, [CLS]/[SEP] included, as
+            sentence-transformers does), "cls" (the [CLS] vector, no pooler
+            dense) or "max".
+        normalize: scale each vector to unit L2 norm.
+        preprocessor: optional ``BertPreprocessor`` for ``embed``.
+
+    Call: ``model(inputs)`` returns float32 [B, H].
+    """
+
+    default_learning_rate = 2e-5
+
+    def __init__(self, backbone, pooling="mean", normalize=True, preprocessor=None, **kwargs):
+        super().__init__(backbone, preprocessor=preprocessor, **kwargs)
+        if pooling not in POOLING_MODES:
+            raise ValueError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}.")
+        self.pooling_mode = pooling
+        self.normalize = bool(normalize)
+        self.pooling = SequencePooling(pooling, dtype=backbone.dtype_policy, name="pooling")
+        self.build()
+
+    def build(self, input_shape=None):
+        pass
+
+    def call(self, inputs, training=None):
+        sequence = self.backbone(inputs, training=training)["sequence_output"]  # [B, S, H]
+        vectors = ops.cast(self.pooling(sequence, inputs["padding_mask"]), "float32")  # [B, H]
+        if self.normalize:
+            norm = ops.sqrt(ops.maximum(ops.sum(ops.square(vectors), axis=-1, keepdims=True), 1e-24))
+            vectors = vectors / norm
+        return vectors
+
+    def default_loss(self):
+        # Distillation / regression onto target vectors; pass your own loss for contrastive training.
+        return keras.losses.CosineSimilarity()
+
+    # ---- raw text ----------------------------------------------------------
+    def embed(self, texts, batch_size=32):
+        """Embed raw strings: float32 numpy array [N, H]."""
+        preprocessor = self._require_preprocessor("embed")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        chunks = [keras.ops.convert_to_numpy(self(preprocessor(texts[i:i + batch_size]), training=False))
+                  for i in range(0, len(texts), batch_size)]
+        return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, self.hidden_size), "float32")
+
+    def predict_text(self, texts, batch_size=32):
+        """Same as ``embed``: one vector per text."""
+        return self.embed(texts, batch_size=batch_size)
+
+    def cosine_similarity(self, a, b, batch_size=32):
+        """Cosine similarity matrix [len(a), len(b)]; ``a`` and ``b`` are texts or vectors."""
+        return cosine_similarity_matrix(self._as_vectors(a, batch_size), self._as_vectors(b, batch_size))
+
+    def _as_vectors(self, values, batch_size):
+        if isinstance(values, str) or (isinstance(values, (list, tuple)) and values and isinstance(values[0], str)):
+            return self.embed(values, batch_size=batch_size)
+        return values
+
+    @classmethod
+    def from_preset(cls, preset, pooling="mean", normalize=True, sequence_length=None, **kwargs):
+        """Pretrained backbone + tokenizer; nothing is newly initialised (no head weights)."""
+        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
+        model = cls(backbone, pooling=pooling, normalize=normalize, preprocessor=preprocessor, **kwargs)
+        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
+        return model
+
+    def get_config(self):
+        return {**super().get_config(), "pooling": self.pooling_mode, "normalize": self.normalize}
