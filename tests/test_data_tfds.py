@@ -44,3 +44,13 @@ def test_offline_download_fails_fast_with_alternatives(name, tmp_path):
     assert time.monotonic() - start < 15
     message = str(err.value)
     assert "load_rotten_tomatoes" in message and "shared/data" in message and name in message
+
+
+def test_conll_rows_convert_to_tagged_sentences():
+    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    row = {"tokens": [b"Peter", b"Blackburn", b"visits", b"K\xc3\xb6ln"], "ner": [1, 2, 0, 5],
+           "pos": [0, 0, 0, 0], "chunks": [0, 0, 0, 0]}
+    sentence = example_to_record("conll2003", row, 4, tag_names=names)
+    assert sentence.words == ["Peter", "Blackburn", "visits", "Köln"]
+    assert sentence.tags == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert sentence.origin == "tfds:conll2003:idx=4"

@@ -111,7 +111,8 @@ def load_tfds(name, split="train", *, data_dir=None, download=True, probe_timeou
             )
         builder.download_and_prepare()
     rows = tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
-    records = [example_to_record(name, row, i) for i, row in enumerate(rows)]
+    tag_names = builder.info.features["ner"].feature.names if name == "conll2003" else None
+    records = [example_to_record(name, row, i, tag_names=tag_names) for i, row in enumerate(rows)]
     if label_names is not None:
         return ClassificationData(records, label_names=label_names, source=f"tfds:{name}[{split}]")
     return records
@@ -121,10 +122,20 @@ def _text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def example_to_record(name, row, index=None):
-    """Convert one tfds row (as ``tfds.as_numpy`` yields it) of dataset ``name`` to a tfbert record."""
+def example_to_record(name, row, index=None, tag_names=None):
+    """Convert one tfds row (as ``tfds.as_numpy`` yields it) of dataset ``name`` to a tfbert record.
+
+    ``tag_names`` (for ``conll2003``): the names of the ``ner`` class ids,
+    from ``builder.info.features["ner"].feature.names``.
+    """
     idx = row.get("idx", index)
     origin = f"tfds:{name}:idx={int(idx)}" if idx is not None else f"tfds:{name}"
+    if name == "conll2003":
+        from tfbert.data.conll import TaggedSentence
+
+        if tag_names is None:
+            raise ValueError("conll2003 rows hold tag ids; pass tag_names=builder.info.features['ner'].feature.names.")
+        return TaggedSentence([_text(w) for w in row["tokens"]], [tag_names[int(t)] for t in row["ner"]], origin)
     if name == "glue/sst2":
         return TextExample(_text(row["sentence"]), int(row["label"]), origin=origin)
     if name == "glue/mrpc":
