@@ -127,7 +127,7 @@ class CheckpointWeights:
         try:
             self._reader = tf.train.load_checkpoint(self.prefix)
             shapes = self._reader.get_variable_to_shape_map()
-        except (tf.errors.OpError, ValueError) as e:
+        except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
             raise ValueError(
                 f"{self.prefix}.index / .data-* is truncated or corrupt ({type(e).__name__}: {e}). "
                 "Download or extract the checkpoint again."
@@ -141,7 +141,7 @@ class CheckpointWeights:
     def __getitem__(self, name):
         try:
             return self._reader.get_tensor(name)
-        except tf.errors.OpError as e:
+        except (tf.errors.OpError, IndexError, OSError) as e:  # TF maps OutOfRange to IndexError
             raise ValueError(f"{self.prefix}: variable {name!r} could not be read; the data file is "
                              f"truncated or corrupt ({e}). Download the checkpoint again.") from e
 

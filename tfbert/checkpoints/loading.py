@@ -225,7 +225,9 @@ def _keras_hub_backbone(local_dir, weights_path):
 def _require(local_dir, name):
     path = os.path.join(local_dir, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing; a keras-hub BERT preset needs config.json and {KERAS_HUB_WEIGHTS}.")
+        raise FileNotFoundError(
+            f"{path} is missing; a keras-hub BERT preset needs config.json and {KERAS_HUB_WEIGHTS}."
+        )
     return path
 
 

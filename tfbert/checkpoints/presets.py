@@ -238,7 +238,8 @@ def _download(preset):
         if fetch("model.weights.h5", optional=True) is None:
             index = fetch("model.weights.json")
             with open(index, encoding="utf-8") as f:
-                shards = {v for vs in json.load(f)["weight_map"].values() for v in (vs if isinstance(vs, list) else [vs])}
+                values = json.load(f)["weight_map"].values()
+                shards = {v for vs in values for v in (vs if isinstance(vs, list) else [vs])}
             for shard in sorted(shards):
                 fetch(shard)
         for optional in ("tokenizer.json", "assets/tokenizer/vocabulary.txt", "metadata.json", TFBERT_METADATA_FILE):

@@ -16,7 +16,7 @@ Example:
 >>> check_vocabulary_size(path, 4, "model.safetensors")
 Traceback (most recent call last):
 ...
-ValueError: Vocabulary size mismatch: .../vocab.txt has 3 tokens but the word-embedding matrix in model.safetensors has 4 rows. ...
+ValueError: Vocabulary size mismatch: .../vocab.txt has 3 tokens but the word-embedding matrix in ...
 """
 
 import os
@@ -52,7 +52,8 @@ def vocabulary_tokens(vocabulary, vocab_size, label="the model"):
         tokens, source = list(vocabulary), "the vocabulary list"
     else:
         raise TypeError(
-            f"vocabulary must be a path to a vocab.txt file or a list of token strings, got {type(vocabulary).__name__}."
+            "vocabulary must be a path to a vocab.txt file or a list of token strings, "
+            f"got {type(vocabulary).__name__}."
         )
     if len(tokens) != vocab_size:
         raise ValueError(
