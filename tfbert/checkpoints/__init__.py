@@ -5,5 +5,7 @@ the shared assignment logic and the ``LoadReport`` every loader returns.
 """
 
 from tfbert.checkpoints.report import LoadReport
+from tfbert.checkpoints.presets import list_presets, preset_vocabulary, resolve_preset
+from tfbert.checkpoints.loading import load_pretraining_heads
 
-__all__ = ["LoadReport"]
+__all__ = ["LoadReport", "list_presets", "load_pretraining_heads", "preset_vocabulary", "resolve_preset"]
