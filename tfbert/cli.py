@@ -85,7 +85,7 @@ OPTIONS = {
         help="run directory for the model, metrics.json, TensorBoard logs (logs/) and PNG plots (plots/)")),
     "overwrite": (("--overwrite",), dict(
         action="store_true",
-        help="replace a previous run in the output directory (only a tfbert run is ever deleted)")),
+        help="replace existing output instead of refusing")),
     "resume": (("--resume",), dict(
         action="store_true",
         help="continue the run in the output directory from its last completed epoch, with its stored settings")),
@@ -354,7 +354,7 @@ def _register_convert(subparsers):
     p.add_argument("--vocab", metavar="FILE", help="vocabulary file to store (default: the source's own)")
     p.add_argument("--casing", choices=("uncased", "cased"),
                    help="casing of --vocab (default: the source's own)")
-    add_option(p, "overwrite", help="replace DEST if it exists")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": DEST")
 
 
 def _cmd_convert(args):
@@ -419,8 +419,12 @@ def _flag(key):
     return "--" + key.replace("_", "-")
 
 
-def open_run_dir(args, command, defaults, fixed):
-    """Open the run directory (refuse, overwrite or resume) and return ``(run, settings)``."""
+def open_run_dir(args, command, defaults, fixed, check=None):
+    """Open the run directory (refuse, overwrite or resume); return ``(run, settings, check(settings))``.
+
+    ``check(settings)`` runs before anything is written, so that bad settings
+    (a missing file, an unreachable preset) leave no run directory behind.
+    """
     from tfbert.runs import open_run
 
     if args.resume and args.overwrite:
@@ -428,11 +432,15 @@ def open_run_dir(args, command, defaults, fixed):
     if args.resume:
         run = open_run(args.output_dir, command, {}, mode="resume")
         settings = resolve_settings(args, defaults, run.settings, fixed)
+        checked = check(settings) if check else None
         run.update_record(settings=settings)
-        return run, settings
+        return run, settings, checked
     settings = resolve_settings(args, defaults)
+    if not args.overwrite:
+        open_run(args.output_dir, command, settings, mode="check")
+    checked = check(settings) if check else None
     run = open_run(args.output_dir, command, settings, mode="overwrite" if args.overwrite else "new")
-    return run, settings
+    return run, settings, checked
 
 
 def training_length(settings, num_examples):
@@ -495,15 +503,16 @@ _OFFLINE_ADVICE = (f"Use --data {OFFLINE_DATA} for the offline data set (fetched
                    "or a local .csv/.tsv file with a header row.")
 
 
+_FILE_EXTENSIONS = (".csv", ".tsv", ".tab", ".txt", ".json", ".jsonl", ".bz2", ".gz", ".xz")
+
+
 def _check_data_name(data):
     """A --data value that is neither a file nor the offline set must be a tfds name tfbert knows."""
     from tfbert.data.tfds_datasets import TFDS_NAMES
 
-    looks_like_file = os.sep in data or "/" in data and data not in TFDS_NAMES or os.path.splitext(data)[1] in (
-        ".csv", ".tsv", ".txt", ".json", ".jsonl", ".bz2", ".gz", ".xz")
     if data in TFDS_NAMES:
         return
-    if looks_like_file:
+    if data.lower().endswith(_FILE_EXTENSIONS) or os.sep in data and os.path.isdir(os.path.dirname(data) or "."):
         raise FileNotFoundError(f"data file not found: {data}. {_OFFLINE_ADVICE}")
     raise ValueError(
         f"unknown data set {data!r}: not a file, not {OFFLINE_DATA!r} and not a tensorflow-datasets name "
@@ -584,20 +593,17 @@ def _register_finetune(subparsers):
     p.add_argument("--text-column", metavar="NAME", help="CSV/TSV column of the text (default: text, sentence, ...)")
     p.add_argument("--text-pair-column", metavar="NAME", help="CSV/TSV column of the second text of a pair task")
     p.add_argument("--label-column", metavar="NAME", help="CSV/TSV column of the label (default: label, ...)")
-    add_option(p, "overwrite")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
+                                    "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
 
 
 def _cmd_finetune(args):
     import keras
 
-    run, settings = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED)
-    if settings["data"] is None:
-        raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
+    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_finetune)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
-    splits = classification_splits(settings["data"], settings["text_column"], settings["label_column"],
-                                   settings["text_pair_column"])
     train = splits["train"].sample(settings["max_examples"], seed=settings["seed"])
     model = _classifier_from_preset(settings, train)
     epochs, steps_per_epoch = training_length(settings, len(train))
@@ -621,6 +627,18 @@ def _cmd_finetune(args):
     summary = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(f"saved {run.file(MODEL_FILE)}; after epoch {len(history.epoch) and history.epoch[-1] + 1}: {summary}")
     return 0
+
+
+def _check_finetune(settings):
+    """Load the data and find the preset before the run directory is written; return the splits."""
+    from tfbert.checkpoints.presets import resolve_preset
+
+    if settings["data"] is None:
+        raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
+    splits = classification_splits(settings["data"], settings["text_column"], settings["label_column"],
+                                   settings["text_pair_column"])
+    resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
+    return splits
 
 
 def _classifier_from_preset(settings, train):
@@ -672,8 +690,8 @@ def _register_evaluate(subparsers):
     )
     add_option(p, "run")
     add_option(p, "split", help=with_default("split", "test"))
-    add_option(p, "data", help="evaluate on this data set instead of the run's own (all of it for a file; "
-                               "otherwise its --split); same DATA forms as finetune")
+    add_option(p, "data", help=OPTIONS["data"][1]["help"] + "; default: the run's own data (a file given "
+                               "here is evaluated whole, a named data set on its --split)")
     add_option(p, "batch_size", help=with_default("batch_size", "the run's"))
 
 
@@ -734,9 +752,9 @@ def _register_export(subparsers):
     p.add_argument("--export-dir", metavar="DIR",
                    help="the model's base directory (default: saved_models/<name of SOURCE>)")
     p.add_argument("--version", type=int, metavar="N", help="version directory (default: the next free number)")
-    add_option(p, "max_seq_len", help="export static [batch, N] shapes (TPU/XLA); default: pad each batch "
-                                      "to its longest input")
-    add_option(p, "overwrite", help="replace an existing EXPORT_DIR/<version>")
+    add_option(p, "max_seq_len", help=OPTIONS["max_seq_len"][1]["help"] + "; exported as static [batch, N] "
+                                      "shapes for TPU/XLA (default: each batch padded to its longest input)")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": an existing EXPORT_DIR/<version>")
 
 
 def _cmd_export(args):
@@ -930,16 +948,25 @@ def _one_line(error, hint=True):
     return text
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to the current ``sys.stderr`` (not the one at creation, which tests replace)."""
+
+    def emit(self, record):
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - logging's own convention
+            self.handleError(record)
+
+
 def _configure_logging(verbose):
     """Quiet TensorFlow/absl unless --verbose; tfbert's own notices go to stderr."""
     import absl.logging
     import tensorflow as tf
 
     log = logging.getLogger("tfbert")
-    if not any(getattr(h, "_tfbert_cli", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
-        handler._tfbert_cli = True
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.DEBUG if verbose else logging.INFO)

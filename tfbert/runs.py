@@ -34,7 +34,7 @@ from tfbert.fileio import atomic_write_text
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
-MODES = ("new", "overwrite", "resume")
+MODES = ("new", "overwrite", "resume", "check")
 
 
 class RunExistsError(FileExistsError):
@@ -133,7 +133,8 @@ def open_run(path, command, settings, mode="new"):
         mode: "new" refuses a directory that holds a run or any other files;
             "overwrite" deletes a previous run there first (only a tfbert run,
             never a directory holding other files); "resume" reopens the run
-            there, keeping its stored settings, and fails if there is none.
+            there, keeping its stored settings, and fails if there is none;
+            "check" raises what "new" would raise, writes nothing and returns None.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
@@ -154,7 +155,7 @@ def open_run(path, command, settings, mode="new"):
         run.resumed = True
         return run
     if holds_run:
-        if mode == "new":
+        if mode in ("new", "check"):
             previous = RunDirectory(path)
             raise RunExistsError(
                 f"output directory {path} already holds a run (`tfbert {previous.command}`, "
@@ -167,6 +168,8 @@ def open_run(path, command, settings, mode="new"):
             f"output directory {path} is not empty and holds no tfbert run; "
             "choose a new or empty --output-dir (tfbert never deletes files it did not write)."
         )
+    if mode == "check":
+        return None
     os.makedirs(path, exist_ok=True)
     record = {
         "command": command,
