@@ -20,7 +20,18 @@ from tfbert.model import BERT  # noqa: E402
 from tfbert.tasks.classifier import BertClassifier  # noqa: E402
 from tfbert.tasks.embedder import BertEmbedder  # noqa: E402
 from tfbert.tasks.multiple_choice import BertMultipleChoice  # noqa: E402
+from tfbert.tasks.question_answerer import BertQuestionAnswerer  # noqa: E402
+from tfbert.tasks.token_classifier import BertTokenClassifier  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["BERT", "BertClassifier", "BertEmbedder", "BertMultipleChoice", "BertConfig", "__version__"]
+__all__ = [
+    "BERT",
+    "BertClassifier",
+    "BertConfig",
+    "BertEmbedder",
+    "BertMultipleChoice",
+    "BertQuestionAnswerer",
+    "BertTokenClassifier",
+    "__version__",
+]

@@ -3,5 +3,13 @@
 from tfbert.tasks.classifier import BertClassifier
 from tfbert.tasks.embedder import BertEmbedder
 from tfbert.tasks.multiple_choice import BertMultipleChoice
+from tfbert.tasks.question_answerer import BertQuestionAnswerer
+from tfbert.tasks.token_classifier import BertTokenClassifier
 
-__all__ = ["BertClassifier", "BertEmbedder", "BertMultipleChoice"]
+__all__ = [
+    "BertClassifier",
+    "BertEmbedder",
+    "BertMultipleChoice",
+    "BertQuestionAnswerer",
+    "BertTokenClassifier",
+]
