@@ -54,3 +54,14 @@ def test_conll_rows_convert_to_tagged_sentences():
     assert sentence.words == ["Peter", "Blackburn", "visits", "Köln"]
     assert sentence.tags == ["B-PER", "I-PER", "O", "B-LOC"]
     assert sentence.origin == "tfds:conll2003:idx=4"
+
+
+def test_squad_rows_convert_and_check_offsets():
+    row = {"id": b"q7", "title": b"Paris", "question": b"Capital?", "context": "Caf\xe9 Paris is big.".encode(),
+           "answers": {"text": [b"Paris", b"Paris"], "answer_start": [5, 5]}}
+    example = example_to_record("squad", row, 0)
+    assert (example.qid, example.question, example.title) == ("q7", "Capital?", "Paris")
+    assert [(a.text, a.start) for a in example.answers] == [("Paris", 5), ("Paris", 5)]
+    row["answers"]["answer_start"] = [4, 5]
+    with pytest.raises(ValueError, match="question 'q7': answer 0 'Paris' does not start at answer_start=4"):
+        example_to_record("squad", row, 0)

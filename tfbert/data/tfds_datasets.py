@@ -113,6 +113,9 @@ def load_tfds(name, split="train", *, data_dir=None, download=True, probe_timeou
     rows = tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
     tag_names = builder.info.features["ner"].feature.names if name == "conll2003" else None
     records = [example_to_record(name, row, i, tag_names=tag_names) for i, row in enumerate(rows)]
+    if name == "squad":  # tfds has no article index: number the titles in order of appearance
+        articles = {}
+        records = [r._replace(article=articles.setdefault(r.title, len(articles))) for r in records]
     if label_names is not None:
         return ClassificationData(records, label_names=label_names, source=f"tfds:{name}[{split}]")
     return records
@@ -136,6 +139,13 @@ def example_to_record(name, row, index=None, tag_names=None):
         if tag_names is None:
             raise ValueError("conll2003 rows hold tag ids; pass tag_names=builder.info.features['ner'].feature.names.")
         return TaggedSentence([_text(w) for w in row["tokens"]], [tag_names[int(t)] for t in row["ner"]], origin)
+    if name == "squad":
+        from tfbert.data.squad import SquadExample, check_answer
+
+        qid, context = _text(row["id"]), _text(row["context"])
+        answers = [check_answer(qid, context, {"text": _text(t), "answer_start": int(s)}, k, origin)
+                   for k, (t, s) in enumerate(zip(row["answers"]["text"], row["answers"]["answer_start"]))]
+        return SquadExample(qid, _text(row["question"]), context, answers, article=-1, title=_text(row["title"]))
     if name == "glue/sst2":
         return TextExample(_text(row["sentence"]), int(row["label"]), origin=origin)
     if name == "glue/mrpc":
