@@ -45,11 +45,7 @@ def fit_length(inputs, sequence_length, multiple, limit):
     Only padding is ever cut: the preprocessor already truncated the text.
     """
     mask = tf.cast(inputs["padding_mask"], tf.int32)
-    if sequence_length is not None:
-        width = tf.constant(sequence_length, tf.int32)
-    else:
-        longest = tf.reduce_max(tf.concat([tf.reduce_sum(mask, axis=1), [0]], axis=0))
-        width = tf.minimum(tf.maximum((longest + multiple - 1) // multiple * multiple, multiple), limit)
+    width = serving_width(tf.reduce_sum(mask, axis=1), sequence_length, multiple, limit)
     out = {}
     for name in TOKEN_INPUTS:
         value = tf.cast(inputs[name], tf.int32)
@@ -58,6 +54,14 @@ def fit_length(inputs, sequence_length, multiple, limit):
             value = tf.ensure_shape(value, [None, sequence_length])
         out[name] = value
     return out
+
+
+def serving_width(lengths, sequence_length, multiple, limit):
+    """The padded width for rows of ``lengths`` tokens: static, or dynamic (see ``fit_length``)."""
+    if sequence_length is not None:
+        return tf.constant(sequence_length, tf.int32)
+    longest = tf.reduce_max(tf.concat([tf.cast(lengths, tf.int32), [0]], axis=0))
+    return tf.minimum(tf.maximum((longest + multiple - 1) // multiple * multiple, multiple), limit)
 
 
 def same_batch(first_name, first, *others):
@@ -124,7 +128,7 @@ class ServingModule(tf.Module):
 
     def signatures(self):
         """``{"serving_default": ..., "serve_tokens": ...}`` concrete functions."""
-        tokens = tf.function(self.serve_token_ids, input_signature=self.token_specs())
+        tokens = tf.function(self.serve_token_ids, input_signature=self.token_specs(), autograph=False)
         signatures = {"serve_tokens": tokens.get_concrete_function()}
         if self.preprocessor is None:
             signatures["serving_default"] = signatures["serve_tokens"]
@@ -135,7 +139,8 @@ class ServingModule(tf.Module):
 
     def text_function(self):
         """The ``tf.function`` behind ``serving_default`` (raw strings in)."""
-        return tf.function(self.serve_text, input_signature=[string_spec(n) for n in self.text_inputs])
+        return tf.function(self.serve_text, input_signature=[string_spec(n) for n in self.text_inputs],
+                           autograph=False)
 
     def track_variables(self, functions):
         """Track the ``tf.Variable`` objects the functions read, as a plain list.
@@ -184,6 +189,27 @@ class ServingModule(tf.Module):
                 segments = tuple(tf.identity(s) for s in segments)
         packed = self.preprocessor(segments[0] if len(segments) == 1 else tuple(segments))
         return fit_length(packed, self.sequence_length, self.pad_to_multiple_of, self.max_length)
+
+    def width(self, lengths):
+        """Serving width for packed rows of ``lengths`` tokens."""
+        return serving_width(lengths, self.sequence_length, self.pad_to_multiple_of, self.max_length)
+
+    def pack_single(self, ids):
+        """Ragged piece ids [B, T] -> ``[CLS] ids [SEP]`` input dict (cut to fit), at the serving width.
+
+        The same packing as ``BertPreprocessor`` for one segment; used by tasks
+        that must keep the alignment between pieces and their offsets.
+        """
+        tok = self.tokenizer
+        ids = ids[:, :self.max_length - 2]
+        column = tf.ones_like(ids.row_lengths(), tf.int32)[:, None]
+        packed = tf.concat([column * tok.cls_token_id, tf.cast(ids, tf.int32), column * tok.sep_token_id], axis=1)
+        size = tf.stack([tf.cast(packed.nrows(), tf.int32), self.width(packed.row_lengths())])
+        return {
+            "token_ids": packed.to_tensor(default_value=tok.pad_token_id, shape=size),
+            "segment_ids": tf.zeros(size, tf.int32),
+            "padding_mask": tf.ones_like(packed).to_tensor(default_value=0, shape=size),
+        }
 
     def outputs(self, inputs):
         """Model outputs (a dict of tensors) for an input dict."""

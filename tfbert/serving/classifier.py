@@ -49,7 +49,8 @@ class ClassifierServing(ServingModule):
     def text_function(self):
         if len(self.text_inputs) == 1:
             return super().text_function()
-        return tf.function(self.serve_text_pair, input_signature=[string_spec(n) for n in self.text_inputs])
+        return tf.function(self.serve_text_pair, input_signature=[string_spec(n) for n in self.text_inputs],
+                           autograph=False)
 
     def serve_text_pair(self, text, text_pair):
         return self.outputs(self.pack(text, text_pair))

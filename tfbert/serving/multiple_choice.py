@@ -42,7 +42,7 @@ class MultipleChoiceServing(ServingModule):
 
     def text_function(self):
         specs = [string_spec("text"), tf.TensorSpec([None, None], tf.string, name="choices")]
-        return tf.function(self.serve_choices, input_signature=specs)
+        return tf.function(self.serve_choices, input_signature=specs, autograph=False)
 
     def serve_choices(self, text, choices):
         checks = [
