@@ -18,26 +18,28 @@ from tfbert.serving.classifier import ClassifierServing
 
 
 def _task_table():
+    import importlib
+
     from tfbert.model import BERT
-    from tfbert import tasks
 
     table = [(BERT, BackboneServing)]
-    for task_name, module_name, class_name in _TASKS:
-        task_cls = getattr(tasks, task_name, None)
-        if task_cls is None:
+    for task_module, task_name, module_name, class_name in _TASKS:
+        try:
+            task_cls = getattr(importlib.import_module(task_module), task_name)
+        except (ImportError, AttributeError):  # a task this installation does not have
             continue
-        module = __import__(f"tfbert.serving.{module_name}", fromlist=[class_name])
-        table.append((task_cls, getattr(module, class_name)))
+        serving_module = importlib.import_module(f"tfbert.serving.{module_name}")
+        table.append((task_cls, getattr(serving_module, class_name)))
     return table
 
 
 _TASKS = [
-    ("BertClassifier", "classifier", "ClassifierServing"),
-    ("BertTokenClassifier", "token_classifier", "TokenClassifierServing"),
-    ("BertQuestionAnswerer", "question_answerer", "QuestionAnswererServing"),
-    ("BertMultipleChoice", "multiple_choice", "MultipleChoiceServing"),
-    ("BertEmbedder", "embedder", "EmbedderServing"),
-    ("BertMaskedLM", "masked_lm", "MaskedLMServing"),
+    ("tfbert.tasks.classifier", "BertClassifier", "classifier", "ClassifierServing"),
+    ("tfbert.tasks.token_classifier", "BertTokenClassifier", "token_classifier", "TokenClassifierServing"),
+    ("tfbert.tasks.question_answerer", "BertQuestionAnswerer", "question_answerer", "QuestionAnswererServing"),
+    ("tfbert.tasks.multiple_choice", "BertMultipleChoice", "multiple_choice", "MultipleChoiceServing"),
+    ("tfbert.tasks.embedder", "BertEmbedder", "embedder", "EmbedderServing"),
+    ("tfbert.tasks.pretrainer", "BertMaskedLM", "masked_lm", "MaskedLMServing"),
 ]
 
 

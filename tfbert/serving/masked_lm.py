@@ -74,6 +74,8 @@ class MaskedLMServing(ServingModule):
         num_masks = tf.cast(where.row_lengths(), tf.int32)
         mask_positions = where.to_tensor(default_value=-1)  # [B, P]
         logits = self.call_model({**inputs, "mask_positions": tf.maximum(mask_positions, 0)})  # [B, P, V]
+        if isinstance(logits, dict):  # BertPretrainer: MLM and NSP outputs
+            logits = logits["mlm_logits"]
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         top_p, top_ids = tf.math.top_k(probabilities, k=self.top_k)  # [B, P, k]
         real = (mask_positions >= 0)[:, :, None]

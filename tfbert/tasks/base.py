@@ -134,6 +134,16 @@ class BertTask(keras.Model):
             )
         return self.preprocessor
 
+    # ---- serving ---------------------------------------------------------
+    def export_saved_model(self, export_dir, **kwargs):
+        """Export a TF Serving SavedModel (raw strings in) to ``export_dir/<version>/``.
+
+        See ``tfbert.export.export_saved_model`` for the arguments and signatures.
+        """
+        from tfbert.export import export_saved_model  # export sits above tasks
+
+        return export_saved_model(self, export_dir, **kwargs)
+
     # ---- serialization ---------------------------------------------------
     def get_config(self):
         return {
