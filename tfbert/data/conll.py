@@ -47,7 +47,7 @@ class TaggedSentence(NamedTuple):
     origin: str = ""
 
 
-def read_conll(path, tag_column=-1, word_column=0, encoding="utf-8"):
+def read_conll(path, tag_column=-1, word_column=0, iob_tags=True, encoding="utf-8"):
     """Read a CoNLL column file into a list of :class:`TaggedSentence`.
 
     Args:
@@ -55,6 +55,8 @@ def read_conll(path, tag_column=-1, word_column=0, encoding="utf-8"):
         tag_column: column holding the tag (-1: the last, CoNLL-2003's NER;
             1 for POS).
         word_column: column holding the word (0).
+        iob_tags: check that every tag is ``O`` or ``PREFIX-TYPE`` (NER
+            chunks); pass False for plain labels such as POS tags.
     Raises:
         FileNotFoundError if ``path`` is missing; ValueError naming
         ``file:line`` for a line with the wrong number of columns or a tag
@@ -97,10 +99,10 @@ def read_conll(path, tag_column=-1, word_column=0, encoding="utf-8"):
                     "sentences are separated by blank lines."
                 )
             tag = fields[tag_column]
-            if not _TAG.match(tag):
+            if iob_tags and not _TAG.match(tag):
                 raise ValueError(
                     f"{where}: tag {tag!r} is neither 'O' nor PREFIX-TYPE (like 'B-PER'); "
-                    f"check tag_column={tag_column}."
+                    f"check tag_column={tag_column}, or pass iob_tags=False for plain labels such as POS tags."
                 )
             if not words:
                 origin = where
