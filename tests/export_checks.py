@@ -1,10 +1,10 @@
 """Helpers for the export tests: load a SavedModel in a fresh, isolated process.
 
-``run_isolated(path, calls)`` starts ``python -I`` (no PYTHONPATH, no user
+``run_isolated(calls, workdir)`` starts ``python -I`` (no PYTHONPATH, no user
 site, no current directory on sys.path) with an import blocker that makes
 ``tfbert`` and ``keras_hub`` (and, in ``ops_only`` mode, ``keras``)
 unimportable, imports only ``tensorflow`` and ``tensorflow_text``, loads the
-SavedModel, calls its signatures and returns their outputs as numpy arrays.
+SavedModels, calls their signatures and returns the outputs as numpy arrays.
 It also reports which blocked packages ended up in ``sys.modules``.
 """
 
@@ -48,11 +48,14 @@ else:
     text_dir = os.path.dirname(importlib.util.find_spec("tensorflow_text").origin)
     for library in sorted(glob.glob(os.path.join(text_dir, "python", "ops", "_*.so"))):
         tf.load_op_library(library)
-model = tf.saved_model.load(request["path"])
-results = {"signatures": sorted(model.signatures)}
+models = {}
+results = {"signatures": {}}
 arrays = {}
 for i, call in enumerate(request["calls"]):
-    fn = model.signatures[call["signature"]]
+    if call["path"] not in models:
+        models[call["path"]] = tf.saved_model.load(call["path"])
+        results["signatures"][call["path"]] = sorted(models[call["path"]].signatures)
+    fn = models[call["path"]].signatures[call["signature"]]
     inputs = {}
     for name, spec in call["inputs"].items():
         inputs[name] = tf.reshape(tf.constant(spec["value"], dtype=tf.as_dtype(spec["dtype"])), spec["shape"])
@@ -78,10 +81,11 @@ def _spec(value):
     return {"dtype": value.dtype.name, "value": value.tolist(), "shape": list(value.shape)}
 
 
-def run_isolated(path, calls, workdir, mode="python", timeout=300):
-    """Call signatures of the SavedModel at ``path`` in a fresh isolated process.
+def run_isolated(calls, workdir, mode="python", timeout=300):
+    """Call signatures of SavedModels in one fresh isolated process.
 
-    ``calls`` is a list of ``(signature_name, {input_name: array})``. Returns
+    ``calls`` is a list of ``(saved_model_path, signature_name, {input_name:
+    array})``. Returns
     ``(info, outputs)``. ``mode="python"`` imports tensorflow and
     tensorflow_text (which import keras themselves) with tfbert and keras_hub
     blocked; ``mode="ops_only"`` blocks keras too and loads tensorflow_text's
@@ -91,9 +95,9 @@ def run_isolated(path, calls, workdir, mode="python", timeout=300):
     """
     request = {
         "mode": mode,
-        "path": os.path.abspath(path),
         "out": os.path.join(workdir, "isolated_out"),
-        "calls": [{"signature": sig, "inputs": {k: _spec(v) for k, v in inputs.items()}} for sig, inputs in calls],
+        "calls": [{"path": os.path.abspath(path), "signature": sig, "inputs": {k: _spec(v) for k, v in inputs.items()}}
+                  for path, sig, inputs in calls],
     }
     request_path = os.path.join(workdir, "isolated_request.json")
     with open(request_path, "w") as f:

@@ -165,9 +165,9 @@ def test_serve_tokens_bad_input(classifier_export):
 def test_loads_and_answers_without_tfbert_or_keras(classifier_export, tmp_path, mode):
     model, path, _ = classifier_export
     inputs = {k: v.numpy() for k, v in token_inputs(batch=4, seq_len=12, seed=3).items()}
-    info, outputs = run_isolated(path, [("serve_tokens", inputs)], str(tmp_path), mode=mode)
+    info, outputs = run_isolated([(path, "serve_tokens", inputs)], str(tmp_path), mode=mode)
     assert info["blocked_modules_loaded"] == []
-    assert info["signatures"] == ["serve_tokens", "serving_default"]
+    assert info["signatures"][os.path.abspath(path)] == ["serve_tokens", "serving_default"]
     np.testing.assert_allclose(outputs[0]["logits"], model(inputs, training=False), atol=1e-5)
     assert outputs[0]["label"].dtype.kind == "S"
 

@@ -62,8 +62,9 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 # ---- public API --------------------------------------------------------------
 def export_saved_model(model, export_dir, preprocessor=None, version=None, sequence_length=None, *,
-                       pad_to_multiple_of=8, top_k=5, doc_stride=128, max_query_length=64,
-                       max_answer_length=30, max_windows=16, overwrite=False):
+                       pad_to_multiple_of=8, top_k=None, doc_stride=None, max_query_length=None,
+                       max_answer_length=None, n_best=None, max_windows=None, mask_token_id=None,
+                       overwrite=False):
     """Export ``model`` as a TF Serving SavedModel in ``export_dir/<version>/``.
 
     Args:
@@ -78,11 +79,15 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
             (1 for a new ``export_dir``).
         sequence_length: ``None`` for dynamic padding (multiple of
             ``pad_to_multiple_of``), or an int for static shapes (TPU/XLA).
-        top_k: masked LM: how many candidate tokens per ``[MASK]``.
-        doc_stride, max_query_length, max_answer_length, max_windows:
-            question answering: tokens between window starts, the question's
-            token budget, the longest answer in tokens, and how many windows
-            of one context are read (context beyond them is not searched).
+        top_k: masked LM: candidate tokens per ``[MASK]`` (default 5).
+        mask_token_id: masked LM exported without a tokenizer: the id of
+            ``[MASK]`` for ``serve_tokens``.
+        doc_stride, max_query_length, max_answer_length, n_best, max_windows:
+            question answering: pieces between window starts, the question's
+            piece budget, the longest answer in tokens, start/end candidates
+            per window (default: the model's own settings), and how many
+            windows of one context are read (default 16; context beyond them
+            is not searched).
         overwrite: replace an existing ``export_dir/<version>``.
 
     Returns:
@@ -91,8 +96,9 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
     version = _resolve_version(export_dir, version, overwrite)
     serving = build_serving_module(
         model, preprocessor=preprocessor, sequence_length=sequence_length,
-        pad_to_multiple_of=pad_to_multiple_of, top_k=top_k, doc_stride=doc_stride,
-        max_query_length=max_query_length, max_answer_length=max_answer_length, max_windows=max_windows,
+        pad_to_multiple_of=pad_to_multiple_of, top_k=top_k, mask_token_id=mask_token_id, doc_stride=doc_stride,
+        max_query_length=max_query_length, max_answer_length=max_answer_length, n_best=n_best,
+        max_windows=max_windows,
     )
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))
@@ -160,7 +166,9 @@ def _resolve_version(export_dir, version, overwrite):
 
 def _save(serving, path, signatures):
     """Write the SavedModel (a separate function so tests can force a failure mid-write)."""
-    tf.saved_model.save(serving, path, signatures=signatures)
+    # Serving needs no gradients: skip tracing them (faster, smaller).
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(serving, path, signatures=signatures, options=options)
 
 
 def _serving_class(model):

@@ -96,39 +96,60 @@ class ServingModule(tf.Module):
         self.pad_to_multiple_of = int(pad_to_multiple_of)
         if self.pad_to_multiple_of < 1:
             raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}.")
-        limit = self.config.max_position_embeddings
-        own = getattr(preprocessor, "sequence_length", None)
-        # The preprocessor always truncates: at the static width, else at its own
-        # sequence_length (at most max_position_embeddings); fit_length then
-        # removes the padding a dynamic batch does not need.
-        self.preprocessor = _with_sequence_length(
-            preprocessor, sequence_length or (min(int(own), limit) if own else limit))
+        self.preprocessor = preprocessor
+        self.tokenizer = tokenizer_of(preprocessor)
+        self.max_length = self._truncation_length(model, preprocessor)
+        # Tasks that pack with the preprocessor get a copy that truncates at max_length (it
+        # shares the tokenizer); fit_length then drops the padding a dynamic batch does not need.
+        self.packer = None
+        if self.uses_packer and preprocessor is not None:
+            if not hasattr(preprocessor, "get_config") or preprocessor is self.tokenizer:
+                raise TypeError(
+                    f"Serving a {type(model).__name__} from raw text needs a BertPreprocessor (it packs the "
+                    f"segments), got {type(preprocessor).__name__}. Pass preprocessor=BertPreprocessor(tokenizer)."
+                )
+            self.packer = _with_sequence_length(preprocessor, self.max_length)
         self.options = dict(options)
         self._check_options()
+
+    #: whether serving_default packs text with the preprocessor (else with the tokenizer only).
+    uses_packer = True
+
+    def _truncation_length(self, model, preprocessor):
+        """Longest packed sequence served: the static width, else the preprocessor's
+        ``sequence_length`` (the task's default window without one), at most
+        ``max_position_embeddings``."""
+        limit = self.config.max_position_embeddings
+        if self.sequence_length is not None:
+            return self.sequence_length
+        own = getattr(preprocessor, "sequence_length", None)
+        if not own and hasattr(model, "_sequence_length"):
+            own = model._sequence_length()  # the window the task's predict_text uses
+        return min(int(own), limit) if own else limit
 
     def _check_options(self):
         """Subclasses validate their options here."""
 
-    # ---- lengths -------------------------------------------------------------
-    @property
-    def max_length(self):
-        """Longest packed sequence served (truncation length)."""
-        if self.sequence_length is not None:
-            return self.sequence_length
-        length = getattr(self.preprocessor, "sequence_length", None)
-        return int(length) if length else self.config.max_position_embeddings
-
-    @property
-    def tokenizer(self):
-        return getattr(self.preprocessor, "tokenizer", None)
-
     # ---- signatures ----------------------------------------------------------
+    def function(self, fn, specs):
+        """``tf.function`` of ``fn`` with a runtime shape check of every input.
+
+        The graph is traced for ``specs``, but a server (or a loaded
+        signature) may still feed another rank; ``tf.ensure_shape`` turns that
+        into an ``InvalidArgumentError`` naming the input instead of a wrong
+        or wrongly shaped result.
+        """
+        def checked(*args):
+            return fn(*[tf.ensure_shape(value, spec.shape) for value, spec in zip(args, specs)])
+
+        return tf.function(checked, input_signature=list(specs), autograph=False)
+
     def token_specs(self):
         return [tf.TensorSpec([None, self.sequence_length], tf.int32, name=name) for name in TOKEN_INPUTS]
 
     def signatures(self):
         """``{"serving_default": ..., "serve_tokens": ...}`` concrete functions."""
-        tokens = tf.function(self.serve_token_ids, input_signature=self.token_specs(), autograph=False)
+        tokens = self.function(self.serve_token_ids, self.token_specs())
         signatures = {"serve_tokens": tokens.get_concrete_function()}
         if self.preprocessor is None:
             signatures["serving_default"] = signatures["serve_tokens"]
@@ -139,8 +160,7 @@ class ServingModule(tf.Module):
 
     def text_function(self):
         """The ``tf.function`` behind ``serving_default`` (raw strings in)."""
-        return tf.function(self.serve_text, input_signature=[string_spec(n) for n in self.text_inputs],
-                           autograph=False)
+        return self.function(self.serve_text, [string_spec(n) for n in self.text_inputs])
 
     def track_variables(self, functions):
         """Track the ``tf.Variable`` objects the functions read, as a plain list.
@@ -187,7 +207,7 @@ class ServingModule(tf.Module):
                                 *zip(self.text_inputs[1:], segments[1:]))
             with tf.control_dependencies(checks):
                 segments = tuple(tf.identity(s) for s in segments)
-        packed = self.preprocessor(segments[0] if len(segments) == 1 else tuple(segments))
+        packed = self.packer(segments[0] if len(segments) == 1 else tuple(segments))
         return fit_length(packed, self.sequence_length, self.pad_to_multiple_of, self.max_length)
 
     def width(self, lengths):
@@ -217,6 +237,16 @@ class ServingModule(tf.Module):
 
     def call_model(self, inputs):
         return self.model(inputs, training=False)
+
+
+def tokenizer_of(preprocessor):
+    """The tokenizer of a ``BertPreprocessor``, or the argument itself if it is a tokenizer."""
+    if preprocessor is None:
+        return None
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if tokenizer is None and hasattr(preprocessor, "tokenize_batch"):
+        tokenizer = preprocessor
+    return tokenizer
 
 
 def _backbone(model):

@@ -49,8 +49,7 @@ class ClassifierServing(ServingModule):
     def text_function(self):
         if len(self.text_inputs) == 1:
             return super().text_function()
-        return tf.function(self.serve_text_pair, input_signature=[string_spec(n) for n in self.text_inputs],
-                           autograph=False)
+        return self.function(self.serve_text_pair, [string_spec(n) for n in self.text_inputs])
 
     def serve_text_pair(self, text, text_pair):
         return self.outputs(self.pack(text, text_pair))

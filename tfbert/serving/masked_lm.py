@@ -49,6 +49,8 @@ class MaskedLMServing(ServingModule):
     tokenizer's; needed only without a tokenizer).
     """
 
+    uses_packer = False  # packs with the tokenizer, keeping piece offsets
+
     def _check_options(self):
         top_k = int(self.options.get("top_k") or 5)
         if not 1 <= top_k <= self.config.vocab_size:

@@ -42,7 +42,7 @@ class MultipleChoiceServing(ServingModule):
 
     def text_function(self):
         specs = [string_spec("text"), tf.TensorSpec([None, None], tf.string, name="choices")]
-        return tf.function(self.serve_choices, input_signature=specs, autograph=False)
+        return self.function(self.serve_choices, specs)
 
     def serve_choices(self, text, choices):
         checks = [
@@ -55,7 +55,7 @@ class MultipleChoiceServing(ServingModule):
             shape = tf.shape(choices)  # [B, C]
         firsts = tf.reshape(tf.repeat(text[:, None], shape[1], axis=1), [-1])  # [B*C]
         seconds = tf.reshape(choices, [-1])  # [B*C]
-        packed = fit_length(self.preprocessor((firsts, seconds)), self.sequence_length,
+        packed = fit_length(self.packer((firsts, seconds)), self.sequence_length,
                             self.pad_to_multiple_of, self.max_length)
         width = tf.shape(packed["token_ids"])[1]
         inputs = {name: tf.reshape(value, [shape[0], shape[1], width]) for name, value in packed.items()}

@@ -81,6 +81,8 @@ class QuestionAnswererServing(ServingModule):
     model's own settings) and ``max_windows`` (default 16).
     """
 
+    uses_packer = False  # packs with the tokenizer, keeping piece offsets
+
     text_inputs = ("question", "context")
 
     def _check_options(self):
@@ -105,16 +107,19 @@ class QuestionAnswererServing(ServingModule):
                 )
 
     def text_function(self):
-        return tf.function(self.serve_question, input_signature=[string_spec("question"), string_spec("context")],
-                           autograph=False)
+        return self.function(self.serve_question, [string_spec("question"), string_spec("context")])
 
     # ---- raw strings ------------------------------------------------------------
     def serve_question(self, question, context):
         with tf.control_dependencies(same_batch("question", question, ("context", context))):
             question, context = tf.identity(question), tf.identity(context)
         tok = self.tokenizer
-        q = tok.tokenize_batch(question)["token_ids"][:, :self.max_query_length]  # ragged [B, Q]
-        c = tok.tokenize_batch(context)
+        # One tokenizer call for both (one copy of the tokenizer's graph): rows [0, B) are
+        # the questions, rows [B, 2B) the contexts.
+        num_rows = tf.shape(question)[0]
+        both = tok.tokenize_batch(tf.concat([question, context], axis=0))
+        q = both["token_ids"][:num_rows][:, :self.max_query_length]  # ragged [B, Q]
+        c = {name: value[num_rows:] for name, value in both.items()}  # ragged [B, C]
         num_q = tf.cast(q.row_lengths(), tf.int32)  # [B]
         budget = self.max_length - num_q - 3  # context room per window [B]
         stride = self.doc_stride
@@ -170,7 +175,6 @@ class QuestionAnswererServing(ServingModule):
                                        self.n_best, self.max_answer_length)  # [W] each
 
         # The best window of each question (the first one on a tie, as a row-order loop would).
-        num_rows = tf.shape(question)[0]
         best = tf.math.unsorted_segment_max(score, example, num_rows)  # [B]
         rows = tf.range(tf.shape(score)[0])
         chosen = tf.math.unsorted_segment_min(

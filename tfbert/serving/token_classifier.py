@@ -105,6 +105,8 @@ def chunk_spans(tags, num_words):
 class TokenClassifierServing(ServingModule):
     """Signatures for a ``BertTokenClassifier`` (see the module docstring)."""
 
+    uses_packer = False  # packs with the tokenizer, keeping piece offsets
+
     def __init__(self, model, preprocessor=None, sequence_length=None, **options):
         super().__init__(model, preprocessor, sequence_length, **options)
         self._tag_names = list(model.label_names) if getattr(model, "label_names", None) else \
