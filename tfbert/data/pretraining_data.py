@@ -1,0 +1,254 @@
+"""BERT pretraining examples from raw documents: sentence packing, NSP pairs, and a
+``tf.data`` pipeline with fresh masks every epoch.
+
+This is the google-research/bert ``create_pretraining_data`` algorithm,
+written anew:
+
+1. Each document (a string, or a list of sentences) is split into sentences
+   (``tfbert.data.sentences.split_sentences`` by default) and each sentence
+   is tokenized with tfbert's ``BertTokenizer``. Empty sentences and
+   documents left empty are dropped; at least two documents must remain,
+   because a random B segment must come from another document.
+2. ``create_instances`` walks each document, gathering sentences into a chunk
+   until it reaches a target length: ``max_seq_length - 3`` tokens, or with
+   probability ``short_seq_prob`` a random length in ``[2, max_seq_length - 3]``
+   (drawn once per document, as in the original). A random number of the
+   chunk's sentences become segment A. With probability 0.5, or always when
+   the chunk holds one sentence (single-sentence documents included), B is a
+   run of sentences from a random *other* document (never the same one, a
+   slight tightening of the original's "ten tries") and
+   ``next_sentence_label`` is 1; the unused sentences are put back for the
+   next chunk. Otherwise B is the rest of the chunk and the label is 0.
+   Pairs longer than ``max_seq_length - 3`` are trimmed one token at a time
+   from the longer segment, at its front or back at random, which is how
+   sentences longer than a whole sequence end up inside one.
+3. The whole pass runs ``dupe_factor`` times (each time with new chunk
+   boundaries and pairs) and the instances are shuffled.
+4. ``pretraining_dataset`` batches the packed instances and masks them with a
+   ``MaskedLMMasker`` inside the pipeline, with a new stateless seed for each
+   batch of each epoch: dynamic masking. ``pretraining_records`` writes
+   statically masked TFRecord shards instead.
+
+A batch is ``(x, y)``: ``x`` holds the model inputs ``token_ids``,
+``segment_ids``, ``padding_mask`` and ``mask_positions`` (int32), ``y`` holds
+``mask_ids`` (int32), ``mask_weights`` (float32) and ``next_sentence_label``
+(int32, 0 = B follows A, 1 = B is random).
+
+Example:
+>>> from tfbert.data.pretraining_data import create_instances
+>>> docs = [[[7, 8], [9], [10, 11, 12]], [[20, 21, 22]], [[30], [31, 32]]]   # token ids per sentence
+>>> inst = create_instances(docs, cls_id=2, sep_id=3, max_seq_length=8, seed=0)
+>>> inst["token_ids"].shape[1], sorted(set(inst["next_sentence_label"].tolist())) <= [0, 1]
+(8, True)
+>>> bool((inst["document_a"] != inst["document_b"])[inst["next_sentence_label"] == 1].all())
+True
+"""
+
+import random
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data.masking import MaskedLMMasker  # noqa: F401  (documented partner)
+from tfbert.data.sentences import split_sentences
+from tfbert.preprocessing.vocabulary import special_token_ids
+
+#: Features of a packed (unmasked) instance, as numpy arrays with a leading [N] axis.
+INSTANCE_FEATURES = ("token_ids", "segment_ids", "padding_mask", "next_sentence_label")
+MODEL_INPUTS = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
+LABELS = ("mask_ids", "mask_weights", "next_sentence_label")
+
+
+def vocabulary_of(tokenizer):
+    """The token list of a tokenizer (tfbert ``BertTokenizer`` or anything with ``get_vocabulary``)."""
+    for name in ("get_vocabulary", "vocabulary"):
+        value = getattr(tokenizer, name, None)
+        value = value() if callable(value) else value
+        if value is not None and not isinstance(value, (str, bytes)):
+            return [t.decode("utf-8") if isinstance(t, bytes) else t for t in list(value)]
+    raise TypeError(f"Cannot read the vocabulary of {type(tokenizer).__name__}; pass vocabulary= explicitly.")
+
+
+def tokenize_documents(documents, tokenizer, sentence_splitter=split_sentences, chunk_size=4096):
+    """``[[sentence ids, ...], ...]``: each document split into sentences and tokenized.
+
+    ``documents`` is a list whose items are strings (split with
+    ``sentence_splitter``) or lists of sentence strings. ``tokenizer`` maps a
+    batch of strings to ragged int ids (tfbert's ``BertTokenizer``). Empty
+    sentences and empty documents are dropped.
+    """
+    if isinstance(documents, (str, bytes)):
+        raise TypeError("documents must be a list of documents, not a single string; wrap it in a list.")
+    sentences, owner = [], []
+    for index, document in enumerate(documents):
+        if isinstance(document, str):
+            parts = sentence_splitter(document)
+        elif isinstance(document, (list, tuple)) and all(isinstance(s, str) for s in document):
+            parts = [s for s in document if s.strip()]
+        else:
+            raise TypeError(f"Document {index} is a {type(document).__name__}; expected a string or a list of "
+                            "sentence strings.")
+        sentences.extend(parts)
+        owner.extend([index] * len(parts))
+    ids = []
+    for start in range(0, len(sentences), chunk_size):
+        batch = tokenizer(tf.constant(sentences[start:start + chunk_size], tf.string))
+        if isinstance(batch, tf.RaggedTensor) and batch.ragged_rank > 1:  # [B, words, pieces]
+            batch = batch.merge_dims(1, -1)
+        ids.extend(batch.to_list() if isinstance(batch, tf.RaggedTensor) else batch.numpy().tolist())
+    tokenized = [[] for _ in documents]
+    for index, sentence in zip(owner, ids):
+        if sentence:
+            tokenized[index].append([int(t) for t in sentence])
+    return [doc for doc in tokenized if doc]
+
+
+def _trim_pair(tokens_a, tokens_b, max_tokens, rng):
+    """Trim the longer segment one token at a time, from the front or back at random."""
+    while len(tokens_a) + len(tokens_b) > max_tokens:
+        longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        if rng.random() < 0.5:
+            del longer[0]
+        else:
+            longer.pop()
+
+
+def _instances_from_document(documents, index, max_tokens, short_seq_prob, rng):
+    document = documents[index]
+    target = rng.randint(2, max_tokens) if rng.random() < short_seq_prob else max_tokens
+    out, chunk, chunk_length, i = [], [], 0, 0
+    while i < len(document):
+        chunk.append(document[i])
+        chunk_length += len(document[i])
+        if i == len(document) - 1 or chunk_length >= target:
+            a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+            tokens_a = [t for sentence in chunk[:a_end] for t in sentence]
+            if len(chunk) == 1 or rng.random() < 0.5:
+                other = rng.randrange(len(documents) - 1)
+                other += other >= index  # any document but this one
+                random_document = documents[other]
+                tokens_b = []
+                for sentence in random_document[rng.randrange(len(random_document)):]:
+                    tokens_b.extend(sentence)
+                    if len(tokens_b) >= target - len(tokens_a):
+                        break
+                i -= len(chunk) - a_end  # the unused sentences start the next chunk
+                label, b_doc = 1, other
+            else:
+                tokens_b = [t for sentence in chunk[a_end:] for t in sentence]
+                label, b_doc = 0, index
+            _trim_pair(tokens_a, tokens_b, max_tokens, rng)
+            out.append((tokens_a, tokens_b, label, index, b_doc))
+            chunk, chunk_length = [], 0
+        i += 1
+    return out
+
+
+def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128, short_seq_prob=0.1,
+                     dupe_factor=1, seed=0, pad_id=0):
+    """Pack tokenized documents into NSP pairs; return a dict of numpy arrays.
+
+    Args:
+        tokenized_documents: ``[[sentence ids, ...], ...]`` (from
+            ``tokenize_documents``); empty sentences/documents are skipped.
+        cls_id, sep_id, pad_id: the special token ids.
+        max_seq_length: S, the packed length ([CLS] A [SEP] B [SEP] + padding).
+        short_seq_prob: probability of a shorter target length for a document.
+        dupe_factor: how many passes (with different packings) over the data.
+        seed: seed of the Python random generator; equal seeds, equal output.
+    Returns:
+        ``token_ids``, ``segment_ids``, ``padding_mask`` [N, S] int32,
+        ``next_sentence_label`` [N] int32, and ``document_a``/``document_b``
+        [N] (indices of the non-empty documents the segments came from).
+    """
+    if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int) or max_seq_length < 5:
+        raise ValueError(f"max_seq_length must be an integer >= 5 ([CLS] a [SEP] b [SEP]), got {max_seq_length!r}.")
+    if not 0.0 <= short_seq_prob <= 1.0:
+        raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob!r}.")
+    if isinstance(dupe_factor, bool) or not isinstance(dupe_factor, int) or dupe_factor < 1:
+        raise ValueError(f"dupe_factor must be a positive integer, got {dupe_factor!r}.")
+    documents = [[list(s) for s in doc if len(s)] for doc in tokenized_documents]
+    documents = [doc for doc in documents if doc]
+    if len(documents) < 2:
+        raise ValueError(f"Need at least 2 non-empty documents for next-sentence pairs (a random B comes from "
+                         f"another document); got {len(documents)}. Add documents, or split a long text into several.")
+    rng = random.Random(seed)
+    order = list(range(len(documents)))
+    rng.shuffle(order)
+    pairs = []
+    for _ in range(dupe_factor):
+        for index in order:
+            pairs.extend(_instances_from_document(documents, index, max_seq_length - 3, short_seq_prob, rng))
+    rng.shuffle(pairs)
+    n, s = len(pairs), max_seq_length
+    out = {name: np.full((n, s), pad_id if name == "token_ids" else 0, np.int32)
+           for name in ("token_ids", "segment_ids", "padding_mask")}
+    out["next_sentence_label"] = np.zeros(n, np.int32)
+    out["document_a"] = np.zeros(n, np.int32)
+    out["document_b"] = np.zeros(n, np.int32)
+    for row, (a, b, label, doc_a, doc_b) in enumerate(pairs):
+        tokens = [cls_id] + a + [sep_id] + b + [sep_id]
+        out["token_ids"][row, :len(tokens)] = tokens
+        out["segment_ids"][row, len(a) + 2:len(tokens)] = 1
+        out["padding_mask"][row, :len(tokens)] = 1
+        out["next_sentence_label"][row] = label
+        out["document_a"][row], out["document_b"][row] = doc_a, doc_b
+    return out
+
+
+def build_instances(documents, tokenizer, *, vocabulary=None, max_seq_length=128, short_seq_prob=0.1,
+                    dupe_factor=1, seed=0, sentence_splitter=split_sentences):
+    """Raw documents -> packed NSP instances (``create_instances`` output).
+
+    ``tokenizer`` is tfbert's ``BertTokenizer`` (the one used at serving
+    time); ``vocabulary`` defaults to its token list.
+    """
+    vocabulary = vocabulary if vocabulary is not None else vocabulary_of(tokenizer)
+    ids = special_token_ids(vocabulary)
+    tokenized = tokenize_documents(documents, tokenizer, sentence_splitter)
+    return create_instances(tokenized, cls_id=ids["[CLS]"], sep_id=ids["[SEP]"], pad_id=ids["[PAD]"],
+                            max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
+                            dupe_factor=dupe_factor, seed=seed)
+
+
+def split_features(features):
+    """A dict of model inputs and labels -> the ``(x, y)`` pair that ``fit`` takes."""
+    return ({name: features[name] for name in MODEL_INPUTS}, {name: features[name] for name in LABELS})
+
+
+def check_enough(num_examples, batch_size, drop_remainder, what="The corpus"):
+    """Raise a clear error when there is not one full batch of examples."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if num_examples == 0 or (drop_remainder and num_examples < batch_size):
+        raise ValueError(f"{what} yields {num_examples} pretraining instance(s), fewer than one batch of "
+                         f"{batch_size}. Add text, raise dupe_factor, or lower batch_size.")
+
+
+def pretraining_dataset(instances, masker, batch_size, *, seed=0, shuffle=True, drop_remainder=True,
+                        repeat=False):
+    """A ``tf.data`` pipeline of ``(x, y)`` batches with dynamic masking.
+
+    Every iteration over the dataset (each epoch) shuffles the instances and
+    draws new masks; the sequence of epochs is the same for the same ``seed``.
+    With ``drop_remainder=True`` (the default) all shapes are static, as TPUs
+    and XLA want.
+    """
+    num = len(instances["token_ids"])
+    check_enough(num, batch_size, drop_remainder)
+    tensors = {name: tf.constant(instances[name], tf.int32) for name in INSTANCE_FEATURES}
+    data = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle:
+        data = data.shuffle(num, seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    data = tf.data.Dataset.zip(data, seeds)
+
+    def mask(features, batch_seed):
+        masked = masker(features["token_ids"], features["padding_mask"], batch_seed)
+        return split_features({**features, **masked})
+
+    data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if repeat:
+        data = data.repeat()
+    return data.prefetch(tf.data.AUTOTUNE)
