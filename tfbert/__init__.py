@@ -20,8 +20,12 @@ from tfbert.model import BERT  # noqa: E402
 from tfbert.tasks.classifier import BertClassifier  # noqa: E402
 from tfbert.tasks.embedder import BertEmbedder  # noqa: E402
 from tfbert.tasks.multiple_choice import BertMultipleChoice  # noqa: E402
+from tfbert.tasks.pretrainer import BertMaskedLM, BertPretrainer  # noqa: E402
 from tfbert.tasks.question_answerer import BertQuestionAnswerer  # noqa: E402
 from tfbert.tasks.token_classifier import BertTokenClassifier  # noqa: E402
+
+from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary  # noqa: E402
+from tfbert.training import fit_resumable  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -30,8 +34,12 @@ __all__ = [
     "BertClassifier",
     "BertConfig",
     "BertEmbedder",
+    "BertMaskedLM",
     "BertMultipleChoice",
+    "BertPretrainer",
     "BertQuestionAnswerer",
     "BertTokenClassifier",
     "__version__",
+    "fit_resumable",
+    "train_wordpiece_vocabulary",
 ]
