@@ -3,13 +3,16 @@
 from tfbert.tasks.classifier import BertClassifier
 from tfbert.tasks.embedder import BertEmbedder
 from tfbert.tasks.multiple_choice import BertMultipleChoice
+from tfbert.tasks.pretrainer import BertMaskedLM, BertPretrainer
 from tfbert.tasks.question_answerer import BertQuestionAnswerer
 from tfbert.tasks.token_classifier import BertTokenClassifier
 
 __all__ = [
     "BertClassifier",
     "BertEmbedder",
+    "BertMaskedLM",
     "BertMultipleChoice",
+    "BertPretrainer",
     "BertQuestionAnswerer",
     "BertTokenClassifier",
 ]
