@@ -121,6 +121,9 @@ def test_qa_dataset_labels_match_output_names(tokenizer):
                   answers=[("Ada", 0)] * 3)
     x, y = next(iter(qa_dataset(f, batch_size=2)))
     assert sorted(y) == ["end_logits", "start_logits"] and x["token_ids"].shape == (2, 10)
+    batches = list(qa_dataset(f, batch_size=2, dynamic_padding=True, bucket_width=4))
+    assert [b[0]["token_ids"].shape[1] for b in batches] == [8, 8]   # [CLS] who ? [SEP] ada wrote . [SEP]
+    assert [len(b[1]["start_logits"]) for b in batches] == [2, 1]
 
 
 def test_keras_round_trip(tokenizer, tmp_path):

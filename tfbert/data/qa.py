@@ -207,16 +207,34 @@ def decode_answers(features, start_logits, end_logits, contexts, n_best=20, max_
     return best
 
 
-def qa_dataset(features, batch_size, shuffle=False, seed=0, drop_remainder=False):
-    """A ``tf.data`` pipeline of ``(inputs, {"start_logits": s, "end_logits": e})`` fixed-length batches.
+def qa_dataset(features, batch_size, shuffle=False, seed=0, drop_remainder=False, dynamic_padding=False,
+               bucket_width=32):
+    """A ``tf.data`` pipeline of ``(inputs, {"start_logits": s, "end_logits": e})`` batches.
 
     The label keys are the output names of ``BertQuestionAnswerer``, as
-    Keras matches dict labels to dict outputs by name.
+    Keras matches dict labels to dict outputs by name. By default every
+    batch is ``sequence_length`` wide (static shapes for XLA/TPU). With
+    ``dynamic_padding=True`` windows are grouped by length (buckets
+    ``bucket_width`` tokens wide) and a batch pads only to its longest
+    window, which saves most of the padding compute on CPU.
     """
     if features.start_positions is None:
         raise ValueError("qa_dataset needs features built with answers (training labels).")
     labels = {"start_logits": features.start_positions, "end_logits": features.end_positions}
-    dataset = tf.data.Dataset.from_tensor_slices((features.inputs, labels))
+    lengths = features.inputs["padding_mask"].sum(axis=1).astype("int32")
+    dataset = tf.data.Dataset.from_tensor_slices((features.inputs, labels, lengths))
     if shuffle:
         dataset = dataset.shuffle(len(features.example), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    if not dynamic_padding:
+        dataset = dataset.map(lambda x, y, n: (x, y))
+        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda x, y, n: ({k: v[:n] for k, v in x.items()}, y))
+    width = features.inputs["token_ids"].shape[1]
+    boundaries = list(range(bucket_width + 1, width + 1, bucket_width))
+    return dataset.bucket_by_sequence_length(
+        element_length_func=lambda x, y: tf.shape(x["token_ids"])[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes=({k: [None] for k in features.inputs}, {k: [] for k in labels}),
+        drop_remainder=drop_remainder,
+    ).prefetch(tf.data.AUTOTUNE)

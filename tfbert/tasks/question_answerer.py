@@ -96,21 +96,26 @@ class BertQuestionAnswerer(BertTask):
                          answers=answers, ids=ids)
 
     def answer(self, features, contexts, batch_size=32):
-        """Decode answers for already-encoded ``features`` (see ``tfbert.data.qa.decode_answers``)."""
+        """Decode answers for already-encoded ``features`` (see ``tfbert.data.qa.decode_answers``).
+
+        Windows are run in order of length, each batch cut to its longest
+        window, so short windows cost no padding compute.
+        """
         import numpy as np
 
         from tfbert.data.qa import decode_answers
 
-        starts, ends = [], []
-        total = len(features.example)
+        total, width = features.inputs["token_ids"].shape
+        start_logits = np.full((total, width), -1e9, "float32")
+        end_logits = np.full((total, width), -1e9, "float32")
+        lengths = features.inputs["padding_mask"].sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
         for i in range(0, total, batch_size):
-            batch = {k: v[i:i + batch_size] for k, v in features.inputs.items()}
-            out = self(batch, training=False)
-            starts.append(keras.ops.convert_to_numpy(out["start_logits"]))
-            ends.append(keras.ops.convert_to_numpy(out["end_logits"]))
-        width = features.inputs["token_ids"].shape[1]
-        start_logits = np.concatenate(starts) if starts else np.zeros((0, width))
-        end_logits = np.concatenate(ends) if ends else np.zeros((0, width))
+            rows = order[i:i + batch_size]
+            cut = int(lengths[rows].max())
+            out = self({k: v[rows, :cut] for k, v in features.inputs.items()}, training=False)
+            start_logits[rows, :cut] = keras.ops.convert_to_numpy(out["start_logits"])
+            end_logits[rows, :cut] = keras.ops.convert_to_numpy(out["end_logits"])
         return decode_answers(features, start_logits, end_logits, list(contexts), n_best=self.n_best,
                               max_answer_length=self.max_answer_length)
 
