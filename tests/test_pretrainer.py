@@ -193,7 +193,7 @@ def test_from_preset_loads_heads_saved_with_the_checkpoint(tmp_path):
     directory = str(tmp_path / "hf")
     save_huggingface(source.backbone, directory, vocabulary=VOCAB, lowercase=True,
                      mlm_head=source.mlm_head, nsp_head=source.nsp_head)
-    model = BertPretrainer.from_preset(directory, sequence_length=16)
+    model = BertPretrainer.from_preset(directory)
     for ours, theirs in zip(model.mlm_head.weights + model.nsp_head.weights,
                             source.mlm_head.weights + source.nsp_head.weights):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
@@ -205,7 +205,7 @@ def test_from_preset_loads_heads_saved_with_the_checkpoint(tmp_path):
     # Without heads in the file, they start fresh and are reported.
     plain = str(tmp_path / "plain")
     save_huggingface(source.backbone, plain, vocabulary=VOCAB, lowercase=True)
-    fresh = BertMaskedLM.from_preset(plain, sequence_length=16)
+    fresh = BertMaskedLM.from_preset(plain)
     assert fresh.load_report.newly_initialized == sorted(
         f"mlm_head/{n}" for n in ("output_bias", "transform_dense/bias", "transform_dense/kernel",
                                   "transform_layer_norm/beta", "transform_layer_norm/gamma"))
@@ -219,7 +219,7 @@ def test_minilm_continued_pretraining_reports_the_new_head():
     if not presets.is_cached("minilm_l6_en_uncased") and not os.environ.get("TFBERT_MINILM_DIR"):
         pytest.skip("MiniLM is not cached; fetch it once with tfbert.BERT.from_preset('minilm_l6_en_uncased')")
     source = os.environ.get("TFBERT_MINILM_DIR") or "minilm_l6_en_uncased"
-    model = BertPretrainer.from_preset(source, sequence_length=32)
+    model = BertPretrainer.from_preset(source)
     new = model.load_report.newly_initialized
     assert {n.split("/")[0] for n in new} == {"mlm_head", "nsp_head"} and len(new) == 7
     assert len(model.load_report.loaded) > 90

@@ -152,9 +152,14 @@ class BertMaskedLM(BertTask):
         return self.get_metrics_result()
 
     # ---- fill-mask ---------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The tokenizer of the ``preprocessor`` (a ``BertTokenizer`` or a preprocessor holding one), or None."""
+        return getattr(self.preprocessor, "tokenizer", self.preprocessor)
+
     def _tokenizer(self):
-        preprocessor = self._require_preprocessor("fill_mask")
-        return getattr(preprocessor, "tokenizer", preprocessor)
+        self._require_preprocessor("fill_mask")
+        return self.tokenizer
 
     def fill_mask(self, texts, top_k=5):
         """The ``top_k`` most likely tokens for each ``[MASK]`` in each text.
@@ -219,16 +224,20 @@ class BertMaskedLM(BertTask):
         return {"mlm_head": self.mlm_head, "nsp_head": None}
 
     @classmethod
-    def from_preset(cls, preset, sequence_length=128, **kwargs):
+    def from_preset(cls, preset, **kwargs):
         """Continued pretraining: the preset's backbone, tokenizer and (if it has them) pretraining heads.
 
-        Heads the checkpoint lacks (MiniLM, keras-hub presets) start fresh
-        and are listed in ``model.load_report.newly_initialized``.
+        The preset's ``BertTokenizer`` becomes the ``preprocessor`` (all that
+        ``fill_mask`` and the pretraining data builders need). Heads the
+        checkpoint lacks (MiniLM, keras-hub presets) start fresh and are
+        listed in ``model.load_report.newly_initialized``.
         """
         from tfbert.checkpoints.loading import load_pretraining_heads
+        from tfbert.model import BERT
+        from tfbert.preprocessing.tokenizer import BertTokenizer
 
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
-        model = cls(backbone, preprocessor=preprocessor, **kwargs)
+        backbone = BERT.from_preset(preset)
+        model = cls(backbone, preprocessor=BertTokenizer.from_preset(preset), **kwargs)
         heads = model._heads()
         head_report = load_pretraining_heads(preset, mlm_head=heads["mlm_head"], nsp_head=heads["nsp_head"])
         backbone_report = getattr(backbone, "load_report", None) or LoadReport(source=str(preset))
