@@ -107,6 +107,12 @@ def test_loss_ignores_non_first_pieces(tokenizer):
     assert float(model.compute_loss(f.inputs, f.labels, logits)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_pooler_is_not_trained_but_is_saved(tokenizer):
+    model = make_model(tokenizer)
+    assert not any("pooler" in v.path for v in model.trainable_variables)
+    assert sum("pooler" in v.path for v in model.weights) == 2
+
+
 def test_label_arguments():
     backbone = BERT(BertConfig(**ONE_LAYER))
     assert BertTokenClassifier(backbone, num_labels=4).tag_names == ["0", "1", "2", "3"]

@@ -43,6 +43,10 @@ class BertTask(keras.Model):
 
     #: peak learning rate of the default optimizer in ``compile``.
     default_learning_rate = 5e-5
+    #: whether the task reads the backbone's ``pooled_output``. When it does
+    #: not, the pooler's weights get no gradient and are left out of
+    #: ``trainable_weights`` (they are still saved and loaded).
+    uses_pooler = True
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
@@ -55,6 +59,18 @@ class BertTask(keras.Model):
     @property
     def hidden_size(self):
         return self.backbone.config.hidden_size
+
+    @property
+    def trainable_variables(self):
+        variables = super().trainable_variables
+        if self.uses_pooler:
+            return variables
+        pooler = {id(v) for v in self.backbone.pooler.weights}
+        return [v for v in variables if id(v) not in pooler]
+
+    @property
+    def trainable_weights(self):
+        return self.trainable_variables
 
     # ---- compile ---------------------------------------------------------
     def default_loss(self):

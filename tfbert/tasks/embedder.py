@@ -51,6 +51,7 @@ class BertEmbedder(BertTask):
     Call: ``model(inputs)`` returns float32 [B, H].
     """
 
+    uses_pooler = False
     default_learning_rate = 2e-5
 
     def __init__(self, backbone, pooling="mean", normalize=True, preprocessor=None, **kwargs):

@@ -48,6 +48,7 @@ class BertQuestionAnswerer(BertTask):
     [B, S] each, padded positions at -1e9.
     """
 
+    uses_pooler = False
     default_learning_rate = 5e-5
 
     def __init__(self, backbone, preprocessor=None, doc_stride=128, max_query_length=64, max_answer_length=30,

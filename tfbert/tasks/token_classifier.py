@@ -50,6 +50,7 @@ class BertTokenClassifier(BertTask):
     on every position that is not the first piece of a word.
     """
 
+    uses_pooler = False
     default_learning_rate = 5e-5
     ignore_label = IGNORE_LABEL
 
