@@ -62,7 +62,7 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 # ---- public API --------------------------------------------------------------
 def export_saved_model(model, export_dir, preprocessor=None, version=None, sequence_length=None, *,
-                       pad_to_multiple_of=8, top_k=None, doc_stride=None, max_query_length=None,
+                       pad_to_multiple_of=8, pair=None, top_k=None, doc_stride=None, max_query_length=None,
                        max_answer_length=None, n_best=None, max_windows=None, mask_token_id=None,
                        overwrite=False):
     """Export ``model`` as a TF Serving SavedModel in ``export_dir/<version>/``.
@@ -79,6 +79,8 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
             (1 for a new ``export_dir``).
         sequence_length: ``None`` for dynamic padding (multiple of
             ``pad_to_multiple_of``), or an int for static shapes (TPU/XLA).
+        pair: classifier: ``True`` adds the ``text_pair`` input (sentence-pair
+            tasks such as MRPC or NLI); default ``False``.
         top_k: masked LM: candidate tokens per ``[MASK]`` (default 5).
         mask_token_id: masked LM exported without a tokenizer: the id of
             ``[MASK]`` for ``serve_tokens``.
@@ -96,7 +98,7 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
     version = _resolve_version(export_dir, version, overwrite)
     serving = build_serving_module(
         model, preprocessor=preprocessor, sequence_length=sequence_length,
-        pad_to_multiple_of=pad_to_multiple_of, top_k=top_k, mask_token_id=mask_token_id, doc_stride=doc_stride,
+        pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id, doc_stride=doc_stride,
         max_query_length=max_query_length, max_answer_length=max_answer_length, n_best=n_best,
         max_windows=max_windows,
     )

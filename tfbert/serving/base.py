@@ -109,11 +109,19 @@ class ServingModule(tf.Module):
                     f"segments), got {type(preprocessor).__name__}. Pass preprocessor=BertPreprocessor(tokenizer)."
                 )
             self.packer = _with_sequence_length(preprocessor, self.max_length)
-        self.options = dict(options)
+        self.options = {name: value for name, value in options.items() if value is not None}
+        unknown = sorted(set(self.options) - set(self.option_names))
+        if unknown:
+            raise ValueError(
+                f"{unknown} do not apply when exporting a {type(model).__name__}; "
+                f"its options are {list(self.option_names) or 'none'}."
+            )
         self._check_options()
 
     #: whether serving_default packs text with the preprocessor (else with the tokenizer only).
     uses_packer = True
+    #: the task options (``export_saved_model`` keyword arguments) this module reads.
+    option_names = ()
 
     def _truncation_length(self, model, preprocessor):
         """Longest packed sequence served: the static width, else the preprocessor's

@@ -1,8 +1,8 @@
 """Serving a ``BertClassifier``: label, label id, probabilities and logits.
 
-Inputs: ``text`` [None] string, plus ``text_pair`` [None] for models whose
-preprocessor packs pairs (``pair=True`` or a multi-segment model; see
-``ClassifierServing``). Outputs:
+Inputs: ``text`` [None] string, plus ``text_pair`` [None] when exported with
+``pair=True`` (sentence-pair tasks: both are packed as ``[CLS] text [SEP]
+text_pair [SEP]``). Outputs:
 
 - classification: ``logits`` [B, C], ``probabilities`` [B, C] (softmax),
   ``label_id`` [B] int32 (argmax) and, when the model has ``label_names``,
@@ -32,17 +32,15 @@ from tfbert.serving.base import ServingModule, string_spec
 class ClassifierServing(ServingModule):
     """Signatures for a ``BertClassifier`` (see the module docstring).
 
-    Args:
-        pair: ``True`` adds the ``text_pair`` input to ``serving_default``;
-            default: the model's own ``pair`` attribute if it has one, else
-            ``False``.
+    Option ``pair=True`` adds the ``text_pair`` input to ``serving_default``
+    (sentence-pair tasks); the default is single sentences.
     """
 
-    def __init__(self, model, preprocessor=None, sequence_length=None, pair=None, **options):
+    option_names = ("pair",)
+
+    def __init__(self, model, preprocessor=None, sequence_length=None, **options):
         super().__init__(model, preprocessor, sequence_length, **options)
-        if pair is None:
-            pair = bool(getattr(model, "pair", False))
-        self.text_inputs = ("text", "text_pair") if pair else ("text",)
+        self.text_inputs = ("text", "text_pair") if self.options.get("pair") else ("text",)
         names = getattr(model, "label_names", None)
         self._label_names = list(names) if names else None
 

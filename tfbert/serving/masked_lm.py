@@ -49,6 +49,8 @@ class MaskedLMServing(ServingModule):
     tokenizer's; needed only without a tokenizer).
     """
 
+    option_names = ("top_k", "mask_token_id")
+
     uses_packer = False  # packs with the tokenizer, keeping piece offsets
 
     def _check_options(self):
@@ -75,10 +77,16 @@ class MaskedLMServing(ServingModule):
         where = tf.ragged.boolean_mask(positions, is_mask)  # ragged [B, P]
         num_masks = tf.cast(where.row_lengths(), tf.int32)
         mask_positions = where.to_tensor(default_value=-1)  # [B, P]
-        logits = self.call_model({**inputs, "mask_positions": tf.maximum(mask_positions, 0)})  # [B, P, V]
-        if isinstance(logits, dict):  # BertPretrainer: MLM and NSP outputs
-            logits = logits["mlm_logits"]
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        def mlm_logits():
+            logits = self.call_model({**inputs, "mask_positions": tf.maximum(mask_positions, 0)})  # [B, P, V]
+            if isinstance(logits, dict):  # BertPretrainer: MLM and NSP outputs
+                logits = logits["mlm_logits"]
+            return tf.cast(logits, tf.float32)
+
+        # The MLM head's gather (keras.ops.take_along_axis) fails on an empty batch: skip the model then.
+        logits = tf.cond(tf.shape(mask_positions)[0] > 0, mlm_logits,
+                         lambda: tf.zeros([0, tf.shape(mask_positions)[1], self.config.vocab_size]))
+        probabilities = tf.nn.softmax(logits, axis=-1)
         top_p, top_ids = tf.math.top_k(probabilities, k=self.top_k)  # [B, P, k]
         real = (mask_positions >= 0)[:, :, None]
         out = {

@@ -81,6 +81,8 @@ class QuestionAnswererServing(ServingModule):
     model's own settings) and ``max_windows`` (default 16).
     """
 
+    option_names = ("doc_stride", "max_query_length", "max_answer_length", "n_best", "max_windows")
+
     uses_packer = False  # packs with the tokenizer, keeping piece offsets
 
     text_inputs = ("question", "context")
