@@ -1,4 +1,4 @@
-"""Keras callbacks that record a training run: history in metrics.json, TensorBoard logs, backups.
+"""Keras callbacks that record a training run: history in metrics.json and TensorBoard logs.
 
 ``run_callbacks(run)`` returns the callbacks every ``tfbert finetune`` /
 ``tfbert pretrain`` run uses:
@@ -9,7 +9,10 @@
   when the ``tensorboard`` package is installed, otherwise ``ScalarSummaries``,
   which writes the same per-epoch scalars (``logs/train``, ``logs/validation``,
   tags ``epoch_<metric>``) with TensorFlow alone;
-* ``keras.callbacks.BackupAndRestore`` in ``backup/``, which ``--resume`` continues from.
+
+Checkpoints for ``--resume`` are not a callback here: runs train with
+``tfbert.training.fit_resumable`` (atomic step-level checkpoints in the run's
+``checkpoints/``), which restarts ``fit`` where the last checkpoint left off.
 
 Example:
 >>> import os, tempfile, numpy as np, keras
@@ -34,18 +37,20 @@ from tensorflow.core.framework import summary_pb2
 class HistoryRecorder(keras.callbacks.Callback):
     """Appends each epoch's logs to the run's ``metrics.json`` under ``"history"``.
 
-    On a resumed run the stored history is cut to the epochs the restored
-    backup had finished, then continued.
+    When ``fit`` starts at a later epoch (a resumed run), the stored history
+    is cut to the epochs before it, then continued.
     """
 
     def __init__(self, run):
         super().__init__()
         self.run = run
+        self.history = {}
 
     def on_train_begin(self, logs=None):
-        stored = self.run.read_metrics().get("history", {})
-        done = getattr(self.model, "_initial_epoch", 0) or 0
-        self.history = {k: list(v)[:done] for k, v in stored.items()} if done else {}
+        self.history = {k: list(v) for k, v in self.run.read_metrics().get("history", {}).items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.history = {k: v[:epoch] for k, v in self.history.items()}
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
@@ -101,10 +106,6 @@ def tensorboard_callback(log_dir):
     return ScalarSummaries(log_dir)
 
 
-def run_callbacks(run, backup=True):
-    """The callbacks of a training run: history, TensorBoard logs and (optionally) backups."""
-    callbacks = [HistoryRecorder(run), tensorboard_callback(run.logs_dir)]
-    if backup:
-        # First, so that the restored epoch is known when HistoryRecorder starts.
-        callbacks.insert(0, keras.callbacks.BackupAndRestore(run.backup_dir, delete_checkpoint=False))
-    return callbacks
+def run_callbacks(run):
+    """The callbacks of a training run: history in metrics.json and TensorBoard logs."""
+    return [HistoryRecorder(run), tensorboard_callback(run.logs_dir)]

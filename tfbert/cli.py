@@ -570,8 +570,8 @@ def _register_finetune(subparsers):
         subparsers, "finetune", _cmd_finetune, "Fine-tune a pretrained BERT on a task",
         "Trains with AdamW (linear warmup over the first 10% of the steps, then linear decay), shows Keras "
         "progress bars with an ETA, evaluates on a validation split after each epoch, and writes the run "
-        "directory: model.keras, metrics.json, TensorBoard logs (logs/), PNG plots (plots/) and a backup "
-        "that --resume continues from. The test split is kept for `tfbert evaluate`.",
+        "directory: model.keras, metrics.json, TensorBoard logs (logs/), PNG plots (plots/) and "
+        "checkpoints (checkpoints/) that --resume continues from, mid-epoch. The test split is kept for `tfbert evaluate`.",
         ["tfbert finetune --data rotten_tomatoes --output-dir runs/rt --epochs 2",
          "tfbert finetune --data glue/sst2 --preset bert_base_en_uncased -o runs/sst2 --steps 2000",
          "tfbert finetune --data reviews.csv --text-column review --label-column stars -o runs/reviews",
@@ -598,8 +598,13 @@ def _register_finetune(subparsers):
     add_option(p, "resume")
 
 
+CHECKPOINT_EVERY = 200  # steps between mid-epoch checkpoints (and one at every epoch end)
+
+
 def _cmd_finetune(args):
     import keras
+
+    from tfbert.training import fit_resumable
 
     run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_finetune)
     keras.utils.set_random_seed(settings["seed"])
@@ -614,9 +619,10 @@ def _cmd_finetune(args):
     train_ds = text_batches(train, model.preprocessor, settings["batch_size"], shuffle_seed=settings["seed"])
     if settings.get("steps"):
         train_ds = train_ds.repeat()
-    history = model.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-        validation_data=text_batches(splits["validation"], model.preprocessor, settings["batch_size"]),
+    history = fit_resumable(
+        model, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+        save_every=CHECKPOINT_EVERY, validation_data=text_batches(splits["validation"], model.preprocessor,
+                                                                  settings["batch_size"]),
         callbacks=callbacks_for(run), verbose=_progress_verbosity(),
     )
     save_keras(model, run.file(MODEL_FILE))

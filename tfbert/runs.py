@@ -3,8 +3,8 @@
 A run directory holds ``run.json`` (the command and settings that made it),
 ``metrics.json`` (training history and evaluation results, rewritten
 atomically after every epoch), ``logs/`` (TensorBoard event files),
-``plots/`` (PNG figures), ``backup/`` (the state ``--resume`` continues from)
-and the trained model. ``open_run`` refuses a directory that already holds a
+``plots/`` (PNG figures), ``checkpoints/`` (the state ``--resume`` continues
+from, written by ``tfbert.training.fit_resumable``) and the trained model. ``open_run`` refuses a directory that already holds a
 run unless asked to overwrite or resume it, and never deletes a directory that
 is not a tfbert run.
 
@@ -94,8 +94,8 @@ class RunDirectory:
         return self.file("plots")
 
     @property
-    def backup_dir(self):
-        return self.file("backup")
+    def checkpoint_dir(self):
+        return self.file("checkpoints")
 
     # ---- metrics.json --------------------------------------------------
     def read_metrics(self):
