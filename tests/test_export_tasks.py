@@ -46,9 +46,12 @@ def tiny_bert(seed):
                                          max_position_embeddings=MAX_POSITIONS))
 
 
-def build(task):
-    """A tiny task model with its preprocessor (None when it needs the unlanded BertPreprocessor)."""
+def build(task, bare=False):
+    """A tiny task model with its preprocessor (``bare``: without one; None when it needs the
+    unlanded BertPreprocessor)."""
     prep, full = preprocessor()
+    if bare:
+        prep, full = None, True
     if task == "question_answerer":
         return BertQuestionAnswerer(tiny_bert(1), preprocessor=prep, doc_stride=6, max_query_length=6, n_best=5,
                                     max_answer_length=6)

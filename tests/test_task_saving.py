@@ -1,0 +1,60 @@
+"""Every task model saves to ``.keras`` and loads back with ``safe_mode=True``, outputs unchanged."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.test_export_tasks import TASKS, build
+
+
+def inputs_for(model, task):
+    ids = np.array([[2, 9, 11, 12, 3, 0], [2, 14, 3, 20, 3, 0]], "int32")
+    mask = (ids > 0).astype("int32")
+    x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": mask}
+    if task == "masked_lm":
+        x["mask_positions"] = np.array([[1, 2], [3, 0]], "int32")
+    if task == "multiple_choice":
+        x = {k: np.stack([v, v[::-1]], axis=1) for k, v in x.items()}  # [B, C=2, S]
+    return x
+
+
+@pytest.mark.parametrize("bare", [False, True], ids=["with_preprocessor", "bare"])
+@pytest.mark.parametrize("task", TASKS)
+def test_keras_file_round_trip_in_safe_mode(task, bare, tmp_path):
+    model = build(task, bare=bare)
+    if model is None:
+        pytest.skip(f"{task} needs tfbert.preprocessing.BertPreprocessor (issue 4), not available")
+    x = inputs_for(model, task)
+    before = keras.tree.map_structure(np.asarray, model(x, training=False))
+    path = str(tmp_path / f"{task}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(loaded) is type(model)
+    after = keras.tree.map_structure(np.asarray, loaded(x, training=False))
+    keras.tree.map_structure(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), before, after)
+    # the preprocessor (its vocabulary) comes back too, so raw-text helpers work after loading
+    assert type(loaded.preprocessor) is type(model.preprocessor)
+    if model.preprocessor is not None:
+        tokenizer = getattr(loaded.preprocessor, "tokenizer", loaded.preprocessor)
+        assert tokenizer.vocabulary == getattr(model.preprocessor, "tokenizer", model.preprocessor).vocabulary
+    for name in ("label_names", "num_classes", "doc_stride", "max_answer_length", "pooling_mode", "normalize"):
+        if hasattr(model, name):
+            assert getattr(loaded, name) == getattr(model, name), name
+
+
+def test_loaded_model_exports_like_the_original(tmp_path):
+    """A model loaded from .keras (safe mode) exports a SavedModel with the same answers."""
+    import tensorflow as tf
+
+    model = build("token_classifier")
+    path = str(tmp_path / "ner.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    texts = tf.constant(["Ada Lovelace was born in London."])
+    first = tf.saved_model.load(model.export_saved_model(str(tmp_path / "a"))).signatures["serving_default"]
+    second = tf.saved_model.load(loaded.export_saved_model(str(tmp_path / "b"))).signatures["serving_default"]
+    a, b = first(text=texts), second(text=texts)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+
