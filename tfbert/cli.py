@@ -443,11 +443,19 @@ def open_run_dir(args, command, defaults, fixed, check=None):
     return run, settings, checked
 
 
-def training_length(settings, num_examples):
-    """(epochs, steps_per_epoch) from --epochs or --steps and the data size."""
-    steps_per_epoch = max(1, math.ceil(num_examples / settings["batch_size"]))
+def training_length(run, settings, num_batches):
+    """(epochs, steps_per_epoch) from --epochs or --steps and the number of batches in one data pass.
+
+    With --steps an "epoch" (one line of progress, one validation, one point of the curves)
+    is at most one data pass. The epoch length is stored in run.json, so that a resumed run
+    (perhaps with more --steps or --epochs) keeps the step geometry of its checkpoints.
+    """
+    steps_per_epoch = settings.get("steps_per_epoch")
+    if not steps_per_epoch:
+        steps_per_epoch = max(1, min(settings.get("steps") or num_batches, num_batches))
+        settings["steps_per_epoch"] = steps_per_epoch
+        run.update_record(settings=settings)
     if settings.get("steps"):
-        steps_per_epoch = min(settings["steps"], steps_per_epoch)
         return math.ceil(settings["steps"] / steps_per_epoch), steps_per_epoch
     return settings["epochs"], steps_per_epoch
 
@@ -538,16 +546,13 @@ def _columns(path, text_column, label_column, text_pair_column):
             pick(text_pair_column, _PAIR_COLUMNS, "text pair column", required=False))
 
 
-def text_batches(data, preprocessor, batch_size, shuffle_seed=None):
-    """Batched ``tf.data`` of (model inputs, labels), tokenized on the fly by ``preprocessor``."""
-    import tensorflow as tf
+def classification_batches(data, model, batch_size, shuffle_seed=None):
+    """Batches of (model inputs, labels), tokenized in the graph by the model's preprocessor,
+    grouped by length (``tfbert.data.pipeline``)."""
+    from tfbert.data.pipeline import classification_dataset
 
-    ds = data.to_dataset()
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(data), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (preprocessor(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return classification_dataset(data, model.preprocessor, batch_size, shuffle=shuffle_seed is not None,
+                                  seed=shuffle_seed or 0, num_classes=model.num_classes)
 
 
 # ---------------------------------------------------------------------------
@@ -557,7 +562,7 @@ TASKS = ("classification",)
 FINETUNE_DEFAULTS = dict(
     task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
     learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
-    text_column=None, label_column=None, text_pair_column=None,
+    text_column=None, label_column=None, text_pair_column=None, steps_per_epoch=None,
 )
 FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
                   "text_column", "label_column", "text_pair_column", "policy")
@@ -611,18 +616,16 @@ def _cmd_finetune(args):
     keras.config.set_dtype_policy(settings["policy"])
     train = splits["train"].sample(settings["max_examples"], seed=settings["seed"])
     model = _classifier_from_preset(settings, train)
-    epochs, steps_per_epoch = training_length(settings, len(train))
+    epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
     model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
     print(f"fine-tuning {settings['preset']} on {len(train)} {settings['data']} examples "
           f"({', '.join(f'{k} {v}' for k, v in train.label_counts().items())}); {len(splits['validation'])} "
           f"for validation; {epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
-    train_ds = text_batches(train, model.preprocessor, settings["batch_size"], shuffle_seed=settings["seed"])
-    if settings.get("steps"):
-        train_ds = train_ds.repeat()
-    history = fit_resumable(
-        model, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-        save_every=CHECKPOINT_EVERY, validation_data=text_batches(splits["validation"], model.preprocessor,
-                                                                  settings["batch_size"]),
+    train_ds = classification_batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
+    fit_resumable(
+        model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+        save_every=CHECKPOINT_EVERY,
+        validation_data=classification_batches(splits["validation"], model, settings["batch_size"]),
         callbacks=callbacks_for(run), verbose=_progress_verbosity(),
     )
     save_keras(model, run.file(MODEL_FILE))
@@ -631,7 +634,7 @@ def _cmd_finetune(args):
     run.update_metrics(final=final, train_examples=len(train), epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
-    print(f"saved {run.file(MODEL_FILE)}; after epoch {len(history.epoch) and history.epoch[-1] + 1}: {summary}")
+    print(f"saved {run.file(MODEL_FILE)}; after epoch {run.read_metrics().get('epochs_done', 0)}: {summary}")
     return 0
 
 
@@ -684,6 +687,152 @@ def write_history_plot(run):
 
 
 # ---------------------------------------------------------------------------
+# pretrain
+# ---------------------------------------------------------------------------
+PRETRAIN_DEFAULTS = dict(
+    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
+    learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
+    steps_per_epoch=None,
+)
+PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
+                  "max_predictions", "dupe_factor", "seed", "policy")
+PRESET_DIR = "preset"
+
+
+def _register_pretrain(subparsers):
+    d = PRETRAIN_DEFAULTS
+    p = _subcommand(
+        subparsers, "pretrain", _cmd_pretrain, "Pretrain BERT with masked-LM + next-sentence prediction",
+        "From scratch (--config SIZE: a WordPiece vocabulary is learned from the corpus unless --vocab is "
+        "given) or continued from a preset (--preset). The corpus is a text file with documents separated by "
+        "blank lines, or a MediaWiki pages-articles XML dump (.xml or .xml.bz2). Masks are drawn anew every "
+        "epoch. The run directory gets model.keras, the backbone as a keras-hub preset in preset/ (fine-tune "
+        "it with `tfbert finetune --preset RUN_DIR/preset`), metrics.json, TensorBoard logs, plots and "
+        "checkpoints that --resume continues from.",
+        ["tfbert pretrain --data corpus.txt --config mini -o runs/pt --steps 2000",
+         "tfbert pretrain --data enwiki.xml.bz2 --preset minilm_l6_en_uncased -o runs/minilm_wiki --epochs 1",
+         "tfbert pretrain -o runs/pt --resume"],
+    )
+    add_option(p, "data", help="pretraining corpus: a text file of documents separated by blank lines, or a "
+                               "MediaWiki XML dump (.xml, .xml.bz2) (required, except with --resume)")
+    add_option(p, "output_dir")
+    start = p.add_mutually_exclusive_group()
+    add_option(start, "preset", help=OPTIONS["preset"][1]["help"] + "; continue pretraining it")
+    start.add_argument("--config", metavar="SIZE",
+                       help=f"pretrain from scratch a BERT of this size: tiny, mini, small, medium, base, large "
+                            f"(default: {d['config']}, when no --preset is given)")
+    p.add_argument("--vocab", metavar="FILE", help="vocab.txt for a from-scratch model (default: learn one)")
+    p.add_argument("--vocab-size", type=positive_int, metavar="N",
+                   help=f"size of the learned vocabulary (default: {d['vocab_size']})")
+    length = p.add_mutually_exclusive_group()
+    add_option(length, "epochs")
+    add_option(length, "steps", help=with_default("steps", d["steps"]))
+    add_option(p, "batch_size", help=with_default("batch_size", d["batch_size"]))
+    add_option(p, "learning_rate", help=with_default("learning_rate", d["learning_rate"]))
+    add_option(p, "policy", help=with_default("policy", d["policy"]))
+    add_option(p, "seed", help=with_default("seed", d["seed"]))
+    add_option(p, "max_seq_len", help=with_default("max_seq_len", d["max_seq_len"]))
+    p.add_argument("--max-predictions", type=positive_int, metavar="N",
+                   help=f"masked positions per sequence (default: {d['max_predictions']})")
+    p.add_argument("--dupe-factor", type=positive_int, metavar="N",
+                   help=f"passes over the corpus with new sentence pairs (default: {d['dupe_factor']})")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
+                                    "directory (only a tfbert run is ever deleted)")
+    add_option(p, "resume")
+
+
+def read_documents(path):
+    """Documents of a pretraining corpus: a MediaWiki dump's articles, or blank-line-separated text."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"corpus file not found: {path}. Give a text file (documents separated by "
+                                "blank lines) or a MediaWiki XML dump.")
+    if path.endswith((".xml", ".xml.bz2")):
+        from tfbert.data.wikipedia import load_articles
+
+        return [" ".join(paragraphs) for _, paragraphs in load_articles(path)]
+    from tfbert.data.csv_text import open_text
+
+    with open_text(path) as f:
+        text = f.read()
+    documents = [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
+    if len(documents) < 2:
+        raise ValueError(f"{path} holds {len(documents)} document(s); next-sentence prediction needs at least "
+                         "two (separate documents by a blank line).")
+    return documents
+
+
+def _check_pretrain(settings):
+    from tfbert.checkpoints.presets import resolve_preset
+    from tfbert.config import SIZES
+
+    if settings["data"] is None:
+        raise UsageError("pretrain needs --data (see `tfbert pretrain --help`)")
+    if settings["preset"] is None and settings["config"] not in SIZES:
+        raise UsageError(f"--config must be one of {', '.join(SIZES)}, got {settings['config']!r} "
+                         "(see `tfbert pretrain --help`)")
+    if settings["vocab"] is not None and not os.path.isfile(settings["vocab"]):
+        raise FileNotFoundError(f"vocabulary file not found: {settings['vocab']}.")
+    documents = read_documents(settings["data"])
+    if settings["preset"] is not None:
+        resolve_preset(settings["preset"])
+    return documents
+
+
+def _cmd_pretrain(args):
+    import keras
+
+    from tfbert.config import BertConfig
+    from tfbert.data.masking import MaskedLMMasker
+    from tfbert.data.pretraining_data import build_instances, pretraining_dataset
+    from tfbert.model import BERT
+    from tfbert.preprocessing.tokenizer import BertTokenizer
+    from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary, write_vocabulary
+    from tfbert.tasks.pretrainer import BertPretrainer
+    from tfbert.training import fit_resumable
+
+    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_pretrain)
+    keras.utils.set_random_seed(settings["seed"])
+    keras.config.set_dtype_policy(settings["policy"])
+    if settings["preset"] is not None:
+        model = BertPretrainer.from_preset(settings["preset"])
+        tokenizer = model.preprocessor
+    else:
+        if settings["vocab"] is not None:
+            tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
+        else:
+            print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
+                  f"{len(documents)} documents")
+            tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
+            settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
+            run.update_record(settings=settings)  # a resumed run reuses this vocabulary
+            tokenizer = BertTokenizer(tokens, lowercase=True)
+        config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
+                                             max_position_embeddings=max(512, settings["max_seq_len"]))
+        model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
+                                dupe_factor=settings["dupe_factor"], seed=settings["seed"])
+    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
+    num = len(instances["token_ids"])
+    epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
+    data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
+          f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
+    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=_progress_verbosity())
+    save_keras(model, run.file(MODEL_FILE))
+    model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
+                               overwrite=True)
+    run.update_record(model=MODEL_FILE, preset=PRESET_DIR, finished=True)
+    final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
+    run.update_metrics(final=final, instances=num, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    write_history_plot(run)
+    print(f"saved {run.file(MODEL_FILE)} and the backbone preset {run.file(PRESET_DIR)}; "
+          + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------
 def _register_evaluate(subparsers):
@@ -699,6 +848,19 @@ def _register_evaluate(subparsers):
     add_option(p, "data", help=OPTIONS["data"][1]["help"] + "; default: the run's own data (a file given "
                                "here is evaluated whole, a named data set on its --split)")
     add_option(p, "batch_size", help=with_default("batch_size", "the run's"))
+
+
+def predict_labels(model, batches, num_examples):
+    """(predicted class ids, true labels) over a dataset of (inputs, labels), with a progress bar."""
+    import keras
+
+    bar = keras.utils.Progbar(num_examples, verbose=_progress_verbosity(), unit_name="example")
+    predictions, labels = [], []
+    for x, y in batches:
+        predictions.append(np.argmax(model.predict_on_batch(x), axis=-1))
+        labels.append(np.asarray(y))
+        bar.add(len(labels[-1]))
+    return np.concatenate(predictions), np.concatenate(labels)
 
 
 def _cmd_evaluate(args):
@@ -720,10 +882,7 @@ def _cmd_evaluate(args):
         examples = classification_splits(args.data or settings["data"], settings.get("text_column"),
                                          settings.get("label_column"), settings.get("text_pair_column"))[split]
     batch_size = args.batch_size or settings.get("batch_size", 32)
-    logits = model.predict(text_batches(examples, model.preprocessor, batch_size).map(lambda x, y: x),
-                           verbose=_progress_verbosity())
-    predictions = np.argmax(logits, axis=-1)
-    labels = np.asarray(examples.labels)
+    predictions, labels = predict_labels(model, classification_batches(examples, model, batch_size), len(examples))
     accuracy = float(np.mean(predictions == labels))
     matrix = plots.confusion_matrix(labels, predictions, model.num_classes)
     names = list(model.class_names)
@@ -890,8 +1049,8 @@ def _summary(row):
     return json.dumps(readable)
 
 
-_COMMANDS = [_register_finetune, _register_evaluate, _register_predict, _register_export, _register_convert,
-             _register_presets, _register_info]
+_COMMANDS = [_register_finetune, _register_evaluate, _register_predict, _register_export, _register_pretrain,
+             _register_convert, _register_presets, _register_info]
 
 
 # ---------------------------------------------------------------------------
