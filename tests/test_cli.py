@@ -248,3 +248,46 @@ def test_bad_option_values_are_usage_errors(capsys, tmp_path, extra, fragment):
     code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", "rotten_tomatoes", *extra))
     assert code == 2
     assert_one_line_error(err, fragment, "`tfbert finetune --help`")
+
+
+# ---- pretrain -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """30 short documents separated by blank lines."""
+    import random
+
+    rng = random.Random(0)
+    words = "the cat sat on a mat and dog ran to park where birds sing in tall green trees every day".split()
+    docs = [" ".join(" ".join(rng.choice(words) for _ in range(rng.randint(5, 9))).capitalize() + "."
+                     for _ in range(4)) for _ in range(30)]
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join(docs) + "\n")
+    return str(path)
+
+
+def test_pretrain_from_scratch_then_resume_with_more_steps(capsys, tmp_path, corpus):
+    run_dir = tmp_path / "pt"
+    argv = ["pretrain", "--data", corpus, "--config", "tiny", "--vocab-size", "60", "-o", str(run_dir),
+            "--steps", "2", "--batch-size", "4", "--max-seq-len", "24", "--max-predictions", "3"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert "pretraining on" in out
+    for name in ("model.keras", "metrics.json", "run.json", "vocab.txt", "preset"):
+        assert (run_dir / name).exists(), name
+    assert os.listdir(run_dir / "logs" / "train")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["mlm_accuracy"]) == 1
+    code, out, err = run_cli(capsys, "pretrain", "-o", str(run_dir), "--resume", "--steps", "4")
+    assert code == 0, err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 2 and metrics["epochs_done"] == 2
+    vocab_size = len((run_dir / "vocab.txt").read_text().splitlines())
+    code, out, _ = run_cli(capsys, "info", str(run_dir / "preset"), "--json")
+    assert code == 0 and json.loads(out)["config"]["vocab_size"] == vocab_size
+
+
+def test_pretrain_missing_corpus(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "pretrain", "--data", str(tmp_path / "none.txt"), "-o", str(tmp_path / "pt"))
+    assert code == 1
+    assert_one_line_error(err, "corpus file not found")
+    assert not (tmp_path / "pt").exists()
