@@ -282,3 +282,83 @@ def test_every_task_serves_without_tfbert_or_keras(exported, tmp_path):
                 np.testing.assert_array_equal(outputs[i][key], value.astype(bytes), err_msg=f"{task}/{key}")
             else:
                 np.testing.assert_allclose(outputs[i][key], value, atol=1e-5, err_msg=f"{task}/{key}")
+
+
+# ---- examples/serving request bodies ----------------------------------------------------------
+REQUEST_FILES = {
+    "classifier_request.json": "classifier",
+    "classifier_pair_request.json": "classifier_pair",
+    "token_classifier_request.json": "token_classifier",
+    "question_answerer_request.json": "question_answerer",
+    "embedder_request.json": "embedder",
+    "masked_lm_request.json": "masked_lm",
+    "multiple_choice_request.json": "multiple_choice",
+    "tokens_request.json": "tokens",
+}
+
+
+def test_every_request_file_is_checked():
+    files = sorted(f for f in os.listdir(SERVING_EXAMPLES) if f.endswith(".json"))
+    assert files == sorted(REQUEST_FILES)
+
+
+@pytest.fixture(scope="module")
+def tokens_export(tmp_path_factory):
+    """A classifier with the real uncased vocabulary size, for the token-id request (ids up to 30521)."""
+    keras.utils.set_random_seed(8)
+    bert = tfbert.BERT(tfbert.BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=16, max_position_embeddings=64))
+    model = BertClassifier(bert, num_classes=2, label_names=["negative", "positive"])
+    path = model.export_saved_model(str(tmp_path_factory.mktemp("tokens")))
+    return model, path, tf.saved_model.load(path)
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_FILES))
+def test_request_file_matches_the_signature(name, exported, tokens_export):
+    task = REQUEST_FILES[name]
+    model, _, served = tokens_export if task == "tokens" else get(exported, task)
+    signature, inputs = request_inputs(name)
+    fn = served.signatures[signature]
+    specs = fn.structured_input_signature[1]
+    assert sorted(inputs) == sorted(specs), f"{name}: inputs {sorted(inputs)} vs signature {sorted(specs)}"
+    tensors = {}
+    for key, array in inputs.items():
+        spec = specs[key]
+        expected = tf.string if array.dtype == object else tf.as_dtype(array.dtype)
+        assert spec.dtype == expected, f"{name}: {key} is {expected.name} in the file, {spec.dtype.name} in the signature"
+        assert spec.shape.is_compatible_with(array.shape), f"{name}: {key} shape {array.shape} vs {spec.shape}"
+        tensors[key] = tf.constant(array.tolist() if array.dtype == object else array, dtype=spec.dtype)
+    out = fn(**tensors)
+    batch = len(next(iter(inputs.values())))
+    assert out and all(value.shape[0] == batch for value in out.values())
+    if task == "tokens":
+        np.testing.assert_allclose(out["logits"], model(tensors, training=False), atol=1e-5)
+
+
+# ---- saved_model_cli ---------------------------------------------------------------------
+def _saved_model_cli():
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")
+    if cli is None:
+        pytest.skip("saved_model_cli is not on PATH (it comes with the tensorflow package)")
+    return cli
+
+
+@pytest.mark.parametrize("task, exprs, key", [
+    ("classifier", 'text=["a great movie"]', "label"),
+    ("question_answerer", 'question=["who wrote code?"];context=["Ada wrote code in London."]', "answer"),
+    ("token_classifier", 'text=["Ada Lovelace was born in London."]', "entity_texts"),
+])
+def test_saved_model_cli_answers_raw_strings(exported, task, exprs, key):
+    cli = _saved_model_cli()
+    _, path, _ = get(exported, task)
+    show = subprocess.run([cli, "show", "--all", "--dir", path], capture_output=True, text=True, timeout=300)
+    assert show.returncode == 0, show.stderr[-2000:]
+    assert "signature_def['serving_default']" in show.stdout and "signature_def['serve_tokens']" in show.stdout
+    assert "dtype: DT_STRING" in show.stdout
+    # `run` needs the tensorflow-text kernel registered: examples/serving/saved_model_cli.py is
+    # saved_model_cli after `import tensorflow_text`
+    wrapper = os.path.join(SERVING_EXAMPLES, "saved_model_cli.py")
+    run = subprocess.run([sys.executable, wrapper, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--input_exprs", exprs], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"Result for output key {key}:" in run.stdout
