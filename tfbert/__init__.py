@@ -26,6 +26,7 @@ from tfbert.tasks.token_classifier import BertTokenClassifier  # noqa: E402
 
 from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary  # noqa: E402
 from tfbert.training import fit_resumable  # noqa: E402
+from tfbert.export import export_saved_model  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "BertQuestionAnswerer",
     "BertTokenClassifier",
     "__version__",
+    "export_saved_model",
     "fit_resumable",
     "train_wordpiece_vocabulary",
 ]
