@@ -132,6 +132,19 @@ def test_question_answerer_matches_predict_text(exported):
     assert len(model.encode(QUESTIONS, CONTEXTS).example) > len(QUESTIONS)
 
 
+def test_static_shapes_give_the_dynamic_answers(exported, tmp_path):
+    """sequence_length=int pads every window to that width; answers do not change."""
+    model, _, served = get(exported, "question_answerer")
+    static = tf.saved_model.load(model.export_saved_model(str(tmp_path), sequence_length=MAX_POSITIONS))
+    assert static.signatures["serve_tokens"].structured_input_signature[1]["token_ids"].shape.as_list() == [
+        None, MAX_POSITIONS]
+    inputs = dict(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
+    dynamic_out = served.signatures["serving_default"](**inputs)
+    static_out = static.signatures["serving_default"](**inputs)
+    assert strings(static_out["answer"]) == strings(dynamic_out["answer"])
+    np.testing.assert_allclose(static_out["score"], dynamic_out["score"], atol=1e-5)
+
+
 TEXTS = ["Ada Lovelace was born in London.", "", "Lovelace, London; lovelaces wrote code!! Ada Ada",
          "Café Ådá wrote  code", "the cat sat on the mat " * 12]
 
