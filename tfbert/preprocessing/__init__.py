@@ -4,3 +4,8 @@
 tokenizer; ``BertPreprocessor`` (``packer.py``) packs ``[CLS] a [SEP] b [SEP]``
 into the model's input dict; ``bucketing.py`` batches examples of similar length.
 """
+
+from tfbert.preprocessing.packer import BertPreprocessor
+from tfbert.preprocessing.tokenizer import BertTokenizer
+
+__all__ = ["BertPreprocessor", "BertTokenizer"]

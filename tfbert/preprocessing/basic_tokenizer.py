@@ -10,8 +10,8 @@ over all code points of the batch; the per-character rules come from
 
 The pipeline, per input string:
 
-1. decode UTF-8 (invalid bytes become U+FFFD), keep at most ``max_input_chars``
-   code points;
+1. keep at most ``max_input_chars`` characters, decode UTF-8 (invalid bytes
+   become U+FFFD);
 2. find special tokens written in the text ("[MASK]"...), which the reference
    keeps whole; each becomes one isolated word;
 3. map every code point through the table: drop NUL, U+FFFD and C* characters,
@@ -29,8 +29,8 @@ Example:
 >>> words = BasicTokenizer(lowercase=True).split(tf.constant(["Héllo, ΟΔΟΣ!", "中文"]))
 >>> [w.decode() for w in words["words"].numpy()]
 ['hello', ',', 'οδος', '!', '中', '文']
->>> words["row_splits"].numpy().tolist()
-[0, 4, 6]
+>>> words["row_splits"].numpy().tolist(), words["char_starts"].numpy().tolist()[:6]
+([0, 4, 6], [0, 1, 2, 3, 4, 5])
 """
 
 import tensorflow as tf
@@ -60,11 +60,9 @@ class BasicTokenizer:
         self.special_tokens = tuple(special_tokens)
         if len(self.special_tokens) > ut.NUM_CODE_POINTS - ut.SENTINEL_BASE:
             raise ValueError(f"At most {ut.NUM_CODE_POINTS - ut.SENTINEL_BASE} special tokens are supported.")
-        if any(not isinstance(t, str) or not t for t in self.special_tokens):
-            raise ValueError(f"Special tokens must be non-empty strings, got {self.special_tokens!r}.")
+        if any(not isinstance(t, str) or not t or any(ch.isspace() for ch in t) for t in self.special_tokens):
+            raise ValueError(f"Special tokens must be non-empty strings without spaces, got {self.special_tokens!r}.")
         self._tables = ut.tables(self.lowercase, self.strip_accents, self.tokenize_chinese_chars)
-
-    # -- table lookups -------------------------------------------------------------------------
 
     def _constants(self):
         # Created inside the traced function, so they become graph constants.
@@ -73,11 +71,9 @@ class BasicTokenizer:
                 ("source_index", "source_blocks", "output_index", "output_blocks", "expansions")}
 
     @staticmethod
-    def _lookup(index, blocks, cps):
+    def _two_level(index, blocks, cps):
         block = tf.gather(index, tf.bitwise.right_shift(cps, ut.BLOCK_BITS))
         return tf.gather(blocks, block * ut.BLOCK_SIZE + tf.bitwise.bitwise_and(cps, ut.BLOCK_SIZE - 1))
-
-    # -- the pipeline --------------------------------------------------------------------------
 
     def split(self, strings, max_input_chars=None):
         """Split a 1-D string tensor into words.
@@ -87,173 +83,177 @@ class BasicTokenizer:
         - ``words`` tf.string [W]: the normalized words of all strings, in order;
         - ``row_splits`` int64 [B + 1]: words of string b are ``words[row_splits[b]:row_splits[b + 1]]``;
         - ``lengths`` int64 [W]: code points per word;
-        - ``special`` int32 [W]: index into ``special_tokens`` or -1;
-        - ``char_splits`` int64 [W + 1], ``char_starts``/``char_ends`` int64 [K]: the source span
-          [start, end) of each normalized character of each word, in code points of the input
-          string (a character that NFD expanded shares its source span; marks and control
-          characters that vanished belong to the character before them).
+        - ``chars`` int32 [K], ``char_splits`` int64 [W + 1]: the code points of the words;
+        - ``special_found``: scalar bool, whether the text held a special token; such a word is
+          the single code point ``SENTINEL_BASE + index`` in ``chars``;
+        - ``char_starts``/``char_ends`` int64 [K]: the source span [start, end) of each normalized
+          character, in code points of its input string (a character that NFD expanded shares
+          its source span; marks and control characters that vanished belong to the character
+          before them).
+
+        Only the outputs a graph uses are computed (TensorFlow prunes the rest), so callers
+        that need no offsets pay nothing for them.
         """
         c = self._constants()
-        cps = tf.strings.unicode_decode(strings, "UTF-8", errors="replace", replacement_char=0xFFFD)
-        flat = cps.flat_values                                     # [N] int32 code points
-        src_splits = cps.row_splits                                # [B + 1]
-        src_row = cps.value_rowids()                               # [N]
-        src_pos = tf.range(tf.size(flat, out_type=_INT64)) - tf.gather(src_splits, src_row)  # [N]
-        src_len = src_splits[1:] - src_splits[:-1]                 # [B]
+        # Batches of short strings: the number of ops matters more than their arithmetic.
         if max_input_chars is not None:
-            kept = src_pos < max_input_chars
-            flat, src_row, src_pos = (tf.boolean_mask(x, kept) for x in (flat, src_row, src_pos))
-            src_len = tf.minimum(src_len, max_input_chars)
-            src_splits = tf.concat([[0], tf.cumsum(src_len)], 0)
-        n = tf.size(flat, out_type=_INT64)
-        value = self._lookup(c["source_index"], c["source_blocks"], flat)  # [N] int32
-
+            strings = tf.strings.substr(strings, 0, max_input_chars, unit="UTF8_CHAR")
+        # A space before every string: words never run across strings, and context scans
+        # (special tokens, final sigma) stop at string starts without row bookkeeping.
+        src_splits, flat = tf.raw_ops.UnicodeDecode(
+            input=tf.strings.join([" ", strings]), input_encoding="UTF-8", errors="replace",
+            replacement_char=0xFFFD, replace_control_characters=False, Tsplits=_INT64)   # [B + 1], [N]
+        value = self._two_level(c["source_index"], c["source_blocks"], flat)     # [N] int32
+        # No tf.cond on the common path: inside tf.data every cond costs a function call.
+        special_found = tf.constant(False)
         if self.special_tokens:
-            value = self._mark_special_tokens(flat, value, src_row, src_splits, n)
+            value, special_found = self._mark_special_tokens(flat, value)
         if self.lowercase:
-            is_sigma = tf.equal(flat, ut.CAPITAL_SIGMA)
-            value = tf.cond(tf.reduce_any(is_sigma),
-                            lambda: self._final_sigma(flat, value, is_sigma, src_row, src_splits),
-                            lambda: value)
-
-        out_cp, out_row, out_pos = self._expand(flat, value, src_row, src_pos, c["expansions"])
-        out_flags = tf.cast(self._lookup(c["output_index"], c["output_blocks"], out_cp), tf.int32)
+            value = self._final_sigma(flat, value)
+        out_cp, out_flags, out_src = self._expand(flat, value, c["expansions"])
         if not self.strip_accents:
-            needs_nfc = tf.reduce_any(tf.bitwise.bitwise_and(out_flags, ut.NFC_BIT) > 0)
-            out_cp, out_row, out_pos = tf.cond(
-                needs_nfc,
-                lambda: self._nfc(out_cp, out_row, out_pos, tf.size(src_len, out_type=_INT64)),
-                lambda: (out_cp, out_row, out_pos))
-            out_flags = tf.cast(self._lookup(c["output_index"], c["output_blocks"], out_cp), tf.int32)
-        return self._words(out_cp, out_row, out_pos, out_flags, src_len)
+            out_cp, out_flags, out_src = tf.cond(
+                tf.reduce_any(tf.bitwise.bitwise_and(out_flags, ut.NFC_BIT) > 0),
+                lambda: self._nfc(out_cp, out_src, src_splits, c),
+                lambda: (out_cp, out_flags, out_src))
+        words = self._words(out_cp, out_flags, out_src, src_splits)
+        words["special_found"] = special_found
+        return words
 
-    def _mark_special_tokens(self, flat, value, src_row, src_splits, n):
+    def _mark_special_tokens(self, flat, value):
         """Replace each verbatim special token by one sentinel code point (the rest vanish)."""
-        def mark():
-            first, first_values, rest = [], [], []
-            for k, token in enumerate(self.special_tokens):
-                t = tf.constant([ord(ch) for ch in token], tf.int32)
-                length = len(token)
-                cand = tf.where(tf.equal(flat, ord(token[0])))[:, 0]              # [P]
-                idx = cand[:, None] + tf.range(length, dtype=_INT64)[None, :]     # [P, L]
-                row_end = tf.gather(src_splits[1:], tf.gather(src_row, cand))
-                window = tf.gather(flat, tf.minimum(idx, tf.maximum(n - 1, 0)))
-                ok = (cand + length <= row_end) & tf.reduce_all(tf.equal(window, t[None, :]), axis=1)
-                starts = tf.boolean_mask(cand, ok)
-                first.append(starts)
-                # value = sentinel - cp (mod 2**21), one output code point, no case flags
-                first_values.append(tf.bitwise.bitwise_or(
-                    tf.bitwise.bitwise_and(ut.SENTINEL_BASE + k - tf.gather(flat, starts), ut.VALUE_MASK),
-                    1 << ut.COUNT_SHIFT))
-                rest.append(tf.reshape(tf.boolean_mask(idx, ok)[:, 1:], [-1]))
-            rest = tf.concat(rest, 0)
-            marked = tf.tensor_scatter_nd_update(value, rest[:, None], tf.zeros_like(rest, tf.int32))
-            return tf.tensor_scatter_nd_update(marked, tf.concat(first, 0)[:, None], tf.concat(first_values, 0))
-
-        first_chars = sorted({ord(t[0]) for t in self.special_tokens})
-        present = tf.reduce_any(tf.equal(flat[:, None], tf.constant(first_chars, tf.int32)[None, :]))
-        return tf.cond(present, mark, lambda: value)
+        tokens = self.special_tokens
+        width = max(len(t) for t in tokens)
+        table = tf.constant([[ord(ch) for ch in t] + [-1] * (width - len(t)) for t in tokens], tf.int32)  # [T, L]
+        lengths = tf.constant([len(t) for t in tokens], _INT64)
+        n = tf.size(flat, out_type=_INT64)
+        first_chars = sorted({ord(t[0]) for t in tokens})
+        is_first = tf.equal(flat, first_chars[0])
+        for ch in first_chars[1:]:
+            is_first |= tf.equal(flat, ch)
+        cand = tf.where(is_first)[:, 0]                                          # [P]
+        idx = cand[:, None] + tf.range(width, dtype=_INT64)[None, :]             # [P, L]
+        window = tf.where(idx < n, tf.gather(flat, tf.minimum(idx, n - 1)), -2)
+        match = tf.reduce_all(tf.equal(window[:, None, :], table[None]) | (table[None] < 0), axis=-1)  # [P, T]
+        found = tf.reduce_any(match, axis=1)
+        starts = tf.boolean_mask(cand, found)                                    # [S]
+        which = tf.boolean_mask(tf.argmax(tf.cast(match, tf.int32), axis=1, output_type=tf.int32), found)
+        rest = tf.boolean_mask(starts[:, None] + tf.range(1, width, dtype=_INT64)[None, :],
+                               tf.range(1, width, dtype=_INT64)[None, :] < tf.gather(lengths, which)[:, None])
+        # value: sentinel - cp (mod 2**21), one isolated output code point, no case flags
+        first_values = tf.bitwise.bitwise_or(
+            tf.bitwise.bitwise_and(ut.SENTINEL_BASE + which - tf.gather(flat, starts), ut.VALUE_MASK),
+            (1 << ut.COUNT_SHIFT) | (ut.ISOLATED_BIT << ut.OUT_FLAGS_SHIFT))
+        value = tf.tensor_scatter_nd_update(value, rest[:, None], tf.zeros_like(rest, tf.int32))
+        value = tf.tensor_scatter_nd_update(value, starts[:, None], first_values)
+        return value, tf.size(starts) > 0
 
     @staticmethod
-    def _final_sigma(flat, value, is_sigma, src_row, src_splits):
-        """Python's Final_Sigma: Σ → ς after a cased letter and not before one (skipping ignorables)."""
+    def _final_sigma(flat, value):
+        """Python's Final_Sigma: Σ → ς after a cased letter and not before one (skipping ignorables).
+
+        Every string starts with the added space (solid and uncased), so scans stop there.
+        """
         solid = tf.equal(tf.bitwise.bitwise_and(value, ut.SIGMA_SKIP_BIT), 0)   # [N]
         solid_pos = tf.where(solid)[:, 0]                                        # [S]
         num_solid = tf.size(solid_pos, out_type=_INT64)
-        rank = tf.cumsum(tf.cast(solid, _INT64))                                 # inclusive count
-        sig = tf.where(is_sigma)[:, 0]                                           # [K]; Σ is solid
-        sig_rank = tf.gather(rank, sig) - 1                                      # its index in solid_pos
-        row = tf.gather(src_row, sig)
-        row_start, row_end = tf.gather(src_splits, row), tf.gather(src_splits, row + 1)
+        sig = tf.where(tf.equal(flat, ut.CAPITAL_SIGMA))[:, 0]                   # [K]; Σ is solid
+        sig_rank = tf.gather(tf.cumsum(tf.cast(solid, _INT64)), sig) - 1         # its index in solid_pos
 
         def cased(pos):
             return tf.bitwise.bitwise_and(tf.gather(value, pos), ut.CASED_BIT) > 0
 
-        prev = tf.gather(solid_pos, tf.maximum(sig_rank - 1, 0))
-        after_cased = (sig_rank >= 1) & (prev >= row_start) & cased(prev)
-        nxt = tf.gather(solid_pos, tf.minimum(sig_rank + 1, num_solid - 1))
-        before_cased = (sig_rank + 1 < num_solid) & (nxt < row_end) & cased(nxt)
+        after_cased = cased(tf.gather(solid_pos, tf.maximum(sig_rank - 1, 0))) & (sig_rank >= 1)
+        before_cased = cased(tf.gather(solid_pos, tf.minimum(sig_rank + 1, num_solid - 1))) & (sig_rank + 1 < num_solid)
         final = after_cased & ~before_cased
-        final_value = tf.bitwise.bitwise_or(
-            tf.bitwise.bitwise_and(ut.FINAL_SIGMA - ut.CAPITAL_SIGMA, ut.VALUE_MASK), 1 << ut.COUNT_SHIFT)
-        new = tf.where(final, final_value, tf.gather(value, sig))
+        old = tf.gather(value, sig)
+        delta = (ut.FINAL_SIGMA - ut.CAPITAL_SIGMA) & ut.VALUE_MASK
+        new = tf.where(final, tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(old, ~ut.VALUE_MASK), delta), old)
         return tf.tensor_scatter_nd_update(value, sig[:, None], new)
 
     @staticmethod
-    def _expand(flat, value, src_row, src_pos, expansions):
-        """Apply the table: each source code point becomes 0-3 output code points."""
-        count = tf.bitwise.bitwise_and(tf.bitwise.right_shift(value, ut.COUNT_SHIFT), 3)   # [N]
-        src = tf.repeat(tf.range(tf.size(flat, out_type=_INT64)), tf.cast(count, _INT64))   # [M]
-        first_out = tf.cumsum(count, exclusive=True)
-        rank = tf.range(tf.size(src), dtype=tf.int32) - tf.gather(first_out, src)
-        v = tf.bitwise.bitwise_and(tf.gather(value, src), ut.VALUE_MASK)
+    def _expand(flat, value, expansions):
+        """The table applied in general: each source code point becomes 0-3 output code points."""
+        count = tf.bitwise.right_shift(value, ut.COUNT_SHIFT)                     # [N]
+        ends = tf.cumsum(tf.cast(count, _INT64))                                    # [N]
+        out_index = tf.range(tf.reduce_sum(tf.cast(count, _INT64)))                 # [M]
+        src = _bucket(ends, out_index, "UpperBound")                                # source of each
+        rank = tf.cast(out_index - tf.gather(ends, src), tf.int32) + tf.gather(count, src)
+        v = tf.gather(value, src)
         single = tf.equal(tf.gather(count, src), 1)
-        out_cp = tf.where(
-            single,
-            tf.bitwise.bitwise_and(tf.gather(flat, src) + v, ut.VALUE_MASK),
-            tf.gather(expansions, tf.where(single, 0, v + rank)))
-        return out_cp, tf.gather(src_row, src), tf.gather(src_pos, src)
+        expanded = tf.gather(expansions, tf.where(single, 0, tf.bitwise.bitwise_and(v, ut.VALUE_MASK) + rank))
+        out_cp = tf.where(single, tf.bitwise.bitwise_and(tf.gather(flat, src) + v, ut.VALUE_MASK),
+                          tf.bitwise.bitwise_and(expanded, ut.VALUE_MASK))
+        out_flags = tf.bitwise.right_shift(tf.where(single, v, expanded), ut.OUT_FLAGS_SHIFT)
+        return out_cp, out_flags, src
 
     @staticmethod
-    def _nfc(out_cp, out_row, out_pos, num_rows):
-        """NFC-normalize the cleaned text, carrying each character's source position along."""
+    def _nfc(out_cp, out_src, src_splits, c):
+        """NFC-normalize the cleaned text, carrying each character's source index along."""
+        num_rows = tf.size(src_splits, out_type=_INT64) - 1
+        out_row = _bucket(src_splits[1:], out_src, "UpperBound")
         text = tf.RaggedTensor.from_value_rowids(out_cp, out_row, nrows=num_rows, validate=False)
-        # A trailing space on every row: tf-text's find_source_offsets fails on empty rows.
-        encoded = tf.strings.join([tf.strings.unicode_encode(text, "UTF-8"), " "])
+        encoded = tf.strings.unicode_encode(text, "UTF-8")          # no row is empty (leading space)
         normalized, offset_map = tf_text.normalize_utf8_with_offsets_map(encoded, "NFC")
         new_cps, new_bytes = tf.strings.unicode_decode_with_offsets(normalized, "UTF-8")
-        old_bytes = tf_text.find_source_offsets(offset_map, new_bytes).flat_values   # [M' + B]
+        old_bytes = tf_text.find_source_offsets(offset_map, new_bytes).flat_values   # [M']
         cps, rows = new_cps.flat_values, new_cps.value_rowids()
-        last_in_row = tf.concat([tf.not_equal(rows[1:], rows[:-1]), [True]], 0)
         # ICU maps canonically reordered marks to the end of their sequence; bound each
         # character's source byte by the next one's, so spans stay inside the word.
-        next_bytes = tf.concat([old_bytes[1:], [0]], 0)
+        next_bytes = tf.where(tf.equal(rows, _shift(rows, -1, -1)), _shift(old_bytes, -1, 0), old_bytes + 1)
         source = tf.maximum(tf.minimum(old_bytes, next_bytes - 1), 0)
-        keep = ~last_in_row                                                         # drop the added space
-        cps, rows, source = (tf.boolean_mask(x, keep) for x in (cps, rows, source))
         # The byte offsets of the pre-NFC characters, over the whole batch.
         width = 1 + tf.cast(out_cp >= 0x80, _INT64) + tf.cast(out_cp >= 0x800, _INT64) \
             + tf.cast(out_cp >= 0x10000, _INT64)
         char_byte = tf.cumsum(width, exclusive=True)                               # [M]
         row_byte_start = tf.cumsum(tf.math.unsorted_segment_sum(width, out_row, num_rows), exclusive=True)
-        target = tf.gather(row_byte_start, rows) + source
-        old_char = tf.searchsorted(char_byte, target, side="right", out_type=_INT64) - 1
-        return cps, rows, tf.gather(out_pos, old_char)
+        old_char = _bucket(char_byte, tf.gather(row_byte_start, rows) + source, "UpperBound") - 1
+        flags = tf.cast(BasicTokenizer._two_level(c["output_index"], c["output_blocks"], cps), tf.int32)
+        return cps, flags, tf.gather(out_src, old_char)
 
     @staticmethod
-    def _words(out_cp, out_row, out_pos, out_flags, src_len):
+    def _words(out_cp, out_flags, out_src, src_splits):
         """Group the output characters into words; compute each character's source span."""
-        m = tf.size(out_cp, out_type=_INT64)
-        is_space = tf.bitwise.bitwise_and(out_flags, ut.SPACE_BIT) > 0
-        isolated = tf.bitwise.bitwise_and(out_flags, ut.ISOLATED_BIT) > 0
-        new_row = tf.concat([[True], tf.not_equal(out_row[1:], out_row[:-1])], 0)[:m]
-        breaks_after = is_space | isolated
-        prev_breaks = tf.concat([[True], breaks_after[:-1]], 0)[:m] | new_row
-        word_start = ~is_space & (isolated | prev_breaks)                   # [M]
-        # Source end of each character: where the next output character starts (so vanished
-        # marks and control characters stay with the character before them), at least +1.
-        same_row_next = tf.concat([~new_row[1:], [False]], 0)[:m]
-        next_pos = tf.where(same_row_next, tf.concat([out_pos[1:], [0]], 0)[:m], tf.gather(src_len, out_row))
-        out_end = tf.maximum(out_pos + 1, next_pos)
-
-        keep = ~is_space
-        chars = tf.boolean_mask(out_cp, keep)                                # [K]
-        starts_kept = tf.boolean_mask(word_start, keep)
-        word_of_char = tf.cumsum(tf.cast(starts_kept, _INT64)) - 1
-        num_words = tf.reduce_sum(tf.cast(starts_kept, _INT64))
-        words = tf.RaggedTensor.from_value_rowids(chars, word_of_char, nrows=num_words, validate=False)
-        word_row = tf.boolean_mask(out_row, word_start)                      # [W]
-        num_rows = tf.size(src_len, out_type=_INT64)
-        row_counts = tf.math.unsorted_segment_sum(tf.ones_like(word_row), word_row, num_rows)
-        first_cp = tf.boolean_mask(out_cp, word_start)
-        lengths = words.row_lengths()
-        special = tf.where((first_cp >= ut.SENTINEL_BASE) & tf.equal(lengths, 1), first_cp - ut.SENTINEL_BASE, -1)
+        klass = tf.bitwise.bitwise_and(out_flags, 3)
+        is_space = tf.equal(klass, ut.SPACE_BIT)
+        isolated = tf.equal(klass, ut.ISOLATED_BIT)
+        # The stream starts with a space, so the first character's filler never matters.
+        prev_breaks = _shift(klass > 0, 1, True)
+        word_start = isolated | (prev_breaks & ~is_space)                      # [M]
+        kept = tf.where(~is_space)[:, 0]                                        # [K]
+        chars = tf.gather(out_cp, kept)
+        word_first = tf.where(tf.gather(word_start, kept))[:, 0]                # [W]
+        char_splits = tf.concat([word_first, tf.shape(kept, out_type=_INT64)], 0)   # [W + 1]
+        words = tf.raw_ops.UnicodeEncode(input_values=chars, input_splits=char_splits,
+                                         output_encoding="UTF-8", errors="replace")
+        kept_src = tf.gather(out_src, kept)
+        word_row = _bucket(src_splits[1:], tf.gather(kept_src, word_first), "UpperBound")
+        num_rows = tf.size(src_splits, out_type=_INT64) - 1
+        # Source spans: a character ends where the next output character starts (so vanished
+        # marks and control characters stay with the one before them), at least one further;
+        # positions count from each string's start, after the added space.
+        src_end = tf.maximum(out_src + 1, _shift(out_src, -1, src_splits[-1]))
+        char_row = _bucket(src_splits[1:], kept_src, "UpperBound")
+        char_base = tf.gather(src_splits, char_row) + 1
         return {
-            "words": tf.strings.unicode_encode(words, "UTF-8"),
-            "row_splits": tf.concat([[0], tf.cumsum(row_counts)], 0),
-            "lengths": lengths,
-            "special": special,
-            "char_splits": words.row_splits,
-            "char_starts": tf.boolean_mask(out_pos, keep),
-            "char_ends": tf.boolean_mask(out_end, keep),
+            "words": words,
+            "row_splits": _bucket(word_row, tf.range(num_rows + 1), "LowerBound"),
+            "lengths": char_splits[1:] - char_splits[:-1],
+            "chars": chars,
+            "char_splits": char_splits,
+            "char_starts": kept_src - char_base,
+            "char_ends": tf.gather(src_end, kept) - char_base,
         }
+
+
+def _shift(x, by, fill):
+    """``x`` shifted by one place (by=1: right, by=-1: left), the gap filled with ``fill``; works when empty."""
+    gap = tf.reshape(tf.cast(fill, x.dtype), [1])
+    if by == 1:
+        return tf.concat([gap, x], 0)[:-1]
+    return tf.concat([x, gap], 0)[1:]
+
+
+def _bucket(sorted_values, values, op):
+    """``tf.searchsorted`` on 1-D tensors as one raw op (UpperBound: side right; LowerBound: left)."""
+    return getattr(tf.raw_ops, op)(sorted_inputs=sorted_values[None], values=values[None], out_type=_INT64)[0]

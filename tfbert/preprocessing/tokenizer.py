@@ -77,6 +77,7 @@ Example:
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -85,6 +86,7 @@ import tensorflow_text as tf_text
 
 from tfbert.layers.serialization import register
 from tfbert.preprocessing.basic_tokenizer import BasicTokenizer
+from tfbert.preprocessing.unicode_tables import SENTINEL_BASE, regex_class
 
 #: The tokens every BERT vocabulary must hold, by attribute name.
 SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
@@ -103,6 +105,11 @@ def load_vocabulary(path):
         raise FileNotFoundError(f"Vocabulary file not found: {path}. Pass a vocab.txt path or a list of tokens.")
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f.readlines()]
+
+
+def _rows(mask):
+    """Indices (int64 [R]) where a 1-D boolean mask is true."""
+    return tf.reshape(tf.where(mask), [-1])
 
 
 def _as_string_tensor(inputs, what="inputs"):
@@ -200,9 +207,19 @@ class BertTokenizer(keras.layers.Layer):
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=pieces, suffix_indicator="##", max_bytes_per_word=4 * MAX_CHARS_PER_WORD + 4,
             token_out_type=tf.int32, unknown_token=SPECIAL_TOKENS["unk"], no_pretokenization=True)
+        # Words reaching it are at most 100 characters (longer runs take the general path).
+        self._short_wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=pieces, suffix_indicator="##", max_bytes_per_word=4 * MAX_CHARS_PER_WORD + 4,
+            token_out_type=tf.int32, unknown_token=SPECIAL_TOKENS["unk"], no_pretokenization=False)
+        self._starts_word = np.array([0 if t.startswith("##") else 1 for t in self._vocabulary], np.int32)
+        general = [re.escape(t) for t in specials] + ["[^\\t\\n\\r ]{%d}" % (MAX_CHARS_PER_WORD + 1)]
+        self._general_pattern = "(?s).*(?:" + "|".join(general) + ").*"
+        standard = self._basic.strip_accents == self.lowercase   # the probed combinations
+        self._short_class = (regex_class(self._basic._tables["short_path_ranges"])
+                             if standard and self.tokenize_chinese_chars else None)
         self._piece_lengths = np.array([len(t[2:]) if t.startswith("##") else len(t) for t in self._vocabulary],
                                        np.int64)
-        self._eager_fn = None
+        self._eager_fns = {}
         self.built = True
 
     # -- vocabulary ------------------------------------------------------------------------------
@@ -229,65 +246,149 @@ class BertTokenizer(keras.layers.Layer):
 
     # -- tokenization ----------------------------------------------------------------------------
 
-    def _tokenize_batch(self, strings, max_input_chars=None):
-        """1-D tf.string [B] → dict of ragged [B, None]: ids, starts, ends, word_ids (graph code)."""
+    @tf.autograph.experimental.do_not_convert
+    def _tokenize_batch(self, strings, max_input_chars=None, with_offsets=True):
+        """1-D tf.string [B] → dict of ragged int32 [B, None] (graph code).
+
+        Keys: ``token_ids``, ``word_ids``, and with ``with_offsets`` ``start_offsets`` and
+        ``end_offsets``.
+
+        Most strings take a short path of tensorflow-text string ops: for printable ASCII
+        (plus tab and line breaks) the reference reduces to ASCII lowercasing, splitting at
+        whitespace and ASCII punctuation, and WordPiece, which ``FastWordpieceTokenizer``
+        does in one op; for the other characters of ``unicode_tables``'s short-path set
+        (BMP, not dropped, mapped to one code point at most, untouched by NFC when cased)
+        ICU's lowercasing, NFD and removing ``\\p{Mn}`` give the reference's result
+        (tests/test_tokenizer.py checks it character by character). Strings holding a
+        special token, a run of more than 100 non-space characters, or any other character
+        take the general path (:class:`BasicTokenizer` then WordPiece on each word); so do
+        non-ASCII strings when offsets are asked for. A graph that uses only ``token_ids``
+        computes nothing else (TensorFlow prunes the rest). There is one ``tf.cond``, which
+        skips the general path when no string needs it: inside ``tf.data`` each cond costs
+        about as much as twenty small ops.
+        """
         limit = self.max_input_chars
         if max_input_chars is not None:
             limit = max_input_chars if limit is None else min(limit, max_input_chars)
-        w = self._basic.split(strings, limit)
-        special_ids = tf.constant(self._special_ids)
-        lengths = w["lengths"]                                                  # [W]
-        special = w["special"]
-        too_long = lengths > MAX_CHARS_PER_WORD
-        special = tf.where(too_long, tf.constant(self._long_word_special, special.dtype), special)
-        # Special and over-long words become one placeholder character: exactly one piece.
-        words = tf.where(special >= 0, "\U0010FFFF", w["words"])
-        pieces = self._wordpiece.tokenize(words)                                # ragged [W, T]
-        piece_word = pieces.value_rowids()                                      # [P]
-        word_special = tf.gather(special, piece_word)
-        raw_ids = pieces.flat_values
-        ids = tf.where(word_special >= 0, tf.gather(special_ids, tf.maximum(word_special, 0)), raw_ids)
+        if limit is not None:
+            strings = tf.strings.substr(strings, 0, limit, unit="UTF8_CHAR")
+        easy = ~tf.strings.regex_full_match(strings, self._general_pattern)
+        is_ascii = tf.strings.regex_full_match(strings, "[\t\n\r\x20-\x7e]*")
+        ascii_rows = _rows(is_ascii & easy)
+        groups = [(ascii_rows, self._short_batch(tf.gather(strings, ascii_rows), True, with_offsets))]
+        if with_offsets or self._short_class is None:
+            general_rows = _rows(~(is_ascii & easy))
+        else:
+            other_rows = _rows(~is_ascii & easy)
+            in_class = tf.strings.regex_full_match(tf.gather(strings, other_rows), self._short_class + "*")
+            short_rows = tf.gather(other_rows, _rows(in_class))
+            groups.append((short_rows, self._short_batch(tf.gather(strings, short_rows), False, False)))
+            general_rows = tf.concat([_rows(~easy), tf.gather(other_rows, _rows(~in_class))], 0)
+        keys = ("ids", "starts", "ends") if with_offsets else ("ids",)
+        empty = {"ids": tf.zeros([0], tf.int32), "starts": tf.zeros([0], tf.int64),
+                 "ends": tf.zeros([0], tf.int64), "row_splits": tf.zeros([1], tf.int64)}
+        general = tf.cond(tf.size(general_rows) > 0,
+                          lambda: self._general_batch(tf.gather(strings, general_rows)),
+                          lambda: empty)
+        groups.append((general_rows, {k: general[k] for k in keys + ("row_splits",)}))
 
+        # Put the rows back in input order: one ragged gather of value positions.
+        splits, offset = [], tf.constant(0, tf.int64)
+        for _, out in groups:
+            splits.append(out["row_splits"][1 if splits else 0:] + offset)
+            offset += tf.size(out["ids"], out_type=tf.int64)
+        splits = tf.concat(splits, 0)
+        positions = tf.RaggedTensor.from_row_splits(tf.range(splits[-1]), splits, validate=False)
+        positions = tf.gather(positions, tf.math.invert_permutation(tf.concat([r for r, _ in groups], 0)))
+
+        def merged(key):
+            values = tf.concat([tf.cast(out[key], tf.int32) for _, out in groups], 0)
+            return positions.with_flat_values(tf.gather(values, positions.flat_values))
+
+        token_ids = merged("ids")
+        # Word ids: a word starts at every piece that is not a "##" continuation.
+        starts_word = tf.gather(tf.constant(self._starts_word), token_ids.flat_values)
+        cumulative = tf.cumsum(starts_word)
+        before_row = tf.gather(tf.concat([[0], cumulative], 0), token_ids.row_splits[:-1])
+        word_ids = cumulative - 1 - tf.gather(before_row, token_ids.value_rowids())
+        out = {"token_ids": token_ids, "word_ids": token_ids.with_flat_values(word_ids)}
+        if with_offsets:
+            out.update(start_offsets=merged("starts"), end_offsets=merged("ends"))
+        return out
+
+    def _short_batch(self, strings, ascii, with_offsets):
+        """The short path (see ``_tokenize_batch``): string ops, then one WordPiece op."""
+        text = strings
+        if self.lowercase:
+            text = tf.strings.lower(text) if ascii else tf.strings.lower(text, encoding="utf-8")
+        if not ascii and self._basic.strip_accents:
+            text = tf.strings.regex_replace(tf_text.normalize_utf8(text, "NFD"), "\\p{Mn}", "")
+        if with_offsets:   # ASCII only: byte offsets are character offsets
+            ids, starts, ends = self._short_wordpiece.tokenize_with_offsets(text)
+            return {"ids": ids.flat_values, "starts": starts.flat_values, "ends": ends.flat_values,
+                    "row_splits": ids.row_splits}
+        ids = self._short_wordpiece.tokenize(text)
+        return {"ids": ids.flat_values, "row_splits": ids.row_splits}
+
+    def _general_batch(self, strings):
+        """The general path: the basic tokenizer's words, then WordPiece on each word."""
+        w = self._basic.split(strings)
+        lengths = w["lengths"]                                                  # [W]
+        too_long = lengths > MAX_CHARS_PER_WORD
+        # Special-token and over-long words: their special index, and one placeholder
+        # character for WordPiece (so exactly one piece). No tf.cond: see BasicTokenizer.split.
+        first = tf.gather(w["chars"], w["char_splits"][:-1])
+        special = tf.where((first >= SENTINEL_BASE) & tf.equal(lengths, 1), first - SENTINEL_BASE, -1)
+        special = tf.where(too_long, self._long_word_special, special)
+        pieces = self._wordpiece.tokenize(tf.where(special >= 0, "\U0010FFFF", w["words"]))   # ragged [W, T]
+        raw_ids = pieces.flat_values                                            # [P]
+        pieces_per_word = pieces.row_lengths()
+        piece_ends = tf.cumsum(pieces_per_word)                                 # [W]
+        piece_starts = piece_ends - pieces_per_word
+        special_words = tf.where(special >= 0)[:, 0]
+        ids = tf.tensor_scatter_nd_update(
+            raw_ids, tf.gather(piece_starts, special_words)[:, None],
+            tf.gather(tf.constant(self._special_ids), tf.gather(special, special_words)))
         # Character offsets: a one-piece word spans the word; otherwise each piece spans
         # as many normalized characters as its vocabulary entry has (without "##").
-        pieces_in_word = tf.gather(pieces.row_lengths(), piece_word)
-        piece_len = tf.where(tf.equal(pieces_in_word, 1), tf.gather(lengths, piece_word),
+        piece_word = tf.raw_ops.UpperBound(sorted_inputs=piece_ends[None], values=tf.range(tf.size(
+            raw_ids, out_type=tf.int64))[None], out_type=tf.int64)[0]           # [P]
+        piece_len = tf.where(tf.equal(tf.gather(pieces_per_word, piece_word), 1), tf.gather(lengths, piece_word),
                              tf.gather(tf.constant(self._piece_lengths), raw_ids))
-        before = tf.cumsum(piece_len, exclusive=True)
-        offset_in_word = before - tf.gather(before, tf.gather(pieces.row_splits[:-1], piece_word))
-        first_char = tf.gather(w["char_splits"][:-1], piece_word) + offset_in_word
+        chars_before = tf.cumsum(piece_len, exclusive=True)
+        offset_in_word = chars_before - tf.gather(chars_before, tf.gather(piece_starts, piece_word))
+        first_char = tf.gather(w["char_splits"], piece_word) + offset_in_word
         starts = tf.gather(w["char_starts"], first_char)
         ends = tf.maximum(tf.gather(w["char_ends"], first_char + piece_len - 1), starts + 1)
+        return {"ids": ids, "starts": starts, "ends": ends,
+                "row_splits": tf.gather(tf.concat([[0], piece_ends], 0), w["row_splits"])}
 
-        word_row = tf.ragged.row_splits_to_segment_ids(w["row_splits"])         # [W]
-        piece_row = tf.gather(word_row, piece_word)
-        word_ids = piece_word - tf.gather(w["row_splits"], piece_row)
-        num_rows = tf.shape(strings, out_type=tf.int64)[0]
-
-        token_ids = tf.RaggedTensor.from_value_rowids(ids, piece_row, nrows=num_rows, validate=False)
-        return {"token_ids": token_ids,
-                "start_offsets": token_ids.with_flat_values(tf.cast(starts, tf.int32)),
-                "end_offsets": token_ids.with_flat_values(tf.cast(ends, tf.int32)),
-                "word_ids": token_ids.with_flat_values(tf.cast(word_ids, tf.int32))}
-
-    def tokenize_batch(self, strings, max_input_chars=None):
-        """Tokenize a 1-D tf.string tensor [B] (eagerly through one compiled graph).
+    def tokenize_batch(self, strings, max_input_chars=None, keys=None):
+        """Tokenize a 1-D tf.string tensor [B]; eagerly through one compiled graph per key set.
 
         Returns a dict of int32 ``tf.RaggedTensor`` [B, None]: ``token_ids``,
         ``start_offsets``, ``end_offsets`` (code points, see the module
         docstring) and ``word_ids`` (index of the basic-tokenizer word a piece
-        comes from, counted per string).
+        comes from, counted per string), or only those named in ``keys``.
         """
-        if tf.executing_eagerly():
-            if self._eager_fn is None:
-                self._eager_fn = tf.function(self._tokenize_batch, autograph=False, reduce_retracing=True)
-            return self._eager_fn(strings, max_input_chars)
-        return self._tokenize_batch(strings, max_input_chars)
+        keys = tuple(keys or ("token_ids", "start_offsets", "end_offsets", "word_ids"))
+        with_offsets = "start_offsets" in keys or "end_offsets" in keys
+        if not tf.executing_eagerly():
+            out = self._tokenize_batch(strings, max_input_chars, with_offsets)
+            return {k: out[k] for k in keys}
+        cache_key = (max_input_chars, keys)
+        if cache_key not in self._eager_fns:
+            def fn(s):
+                out = self._tokenize_batch(s, max_input_chars, with_offsets)
+                return {k: out[k] for k in keys}
+            self._eager_fns[cache_key] = tf.function(
+                fn, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+        return self._eager_fns[cache_key](strings)
 
     def _run(self, inputs, keys):
         inputs = _as_string_tensor(inputs)
         scalar = inputs.shape.rank == 0
-        out = self.tokenize_batch(inputs[None] if scalar else inputs)
+        out = self.tokenize_batch(inputs[None] if scalar else inputs, keys=keys)
         out = tuple(out[k][0] if scalar else out[k] for k in keys)
         return out if len(out) > 1 else out[0]
 

@@ -15,18 +15,22 @@ versions). They are built once per process and option set (about one second)
 and stored as two-level lookup tables (a block index and the distinct 256-entry
 blocks), a few hundred kilobytes instead of one entry per code point.
 
-Source table (``source``, int32, indexed by the input code point):
+Source table (``source_index``/``source_blocks``, int32, indexed by the input code point):
 
 - bits 0-20: the single output code point minus the input one (modulo 2**21, so
   that identical mappings make identical blocks), or, when it maps to 2-3 code
   points, the offset of its output in ``expansions``;
-- bits 21-22: the number of output code points (0 = dropped, 1, 2 or 3);
 - bit 23: skipped by the final-sigma context scan (dropped, or Case_Ignorable);
-- bit 24: Cased.
+- bit 24: Cased;
+- bits 25-27: the output flags (below) of the single output code point;
+  ``expansions`` entries carry theirs the same way;
+- bits 29-30: the number of output code points (0 = dropped, 1, 2 or 3), so
+  that ``value >= 1 << 29`` tests "kept" in one comparison.
 
-Output table (``output``, uint8, indexed by an output code point): bit 0 a
-space (splits words), bit 1 isolated (punctuation or a CJK ideograph: a word of
-its own), bit 2 may change under NFC (used only when the text is not NFD-stripped).
+Output flags (``output_index``/``output_blocks``, uint8, indexed by an output
+code point): bits 0-1 the class, 1 a space (splits words) or 2 isolated
+(punctuation or a CJK ideograph: a word of its own); bit 2 may change under NFC
+(used only when the text is not NFD-stripped).
 
 Example:
 >>> from tfbert.preprocessing.unicode_tables import tables, lookup_python, is_punctuation, is_cjk
@@ -50,9 +54,10 @@ BLOCK_BITS = 8
 BLOCK_SIZE = 1 << BLOCK_BITS
 
 VALUE_MASK = (1 << 21) - 1
-COUNT_SHIFT = 21
 SIGMA_SKIP_BIT = 1 << 23
 CASED_BIT = 1 << 24
+OUT_FLAGS_SHIFT = 25
+COUNT_SHIFT = 29
 
 SPACE_BIT = 1
 ISOLATED_BIT = 2
@@ -133,8 +138,9 @@ def tables(lowercase=True, strip_accents=True, tokenize_chinese_chars=True):
     """The lookup tables for one option set, as a dict of numpy arrays (cached).
 
     Returns ``source_index``, ``source_blocks``, ``output_index``,
-    ``output_blocks`` and ``expansions`` (numpy arrays), plus the
-    ``unicode_version`` they were computed from.
+    ``output_blocks`` and ``expansions`` (numpy arrays), ``short_path_ranges``
+    (the characters the tokenizer's short path may see, as (first, last) runs)
+    and the ``unicode_version`` they were computed from.
     """
     categories = [unicodedata.category(chr(cp)) for cp in range(NUM_CODE_POINTS)]
     # U+FFFD and every C* character are dropped by the reference's cleaning
@@ -162,6 +168,13 @@ def tables(lowercase=True, strip_accents=True, tokenize_chinese_chars=True):
         ):
             out_flags |= NFC_BIT
         output[cp] = out_flags
+
+    def output_flags(out_cp):
+        return int(output[out_cp])
+
+    for cp in kept:
+        char = chr(cp)
+        category = categories[cp]
         # Source table: what the character becomes.
         if char in " \t\n\r" or category == "Zs":
             mapped = " "
@@ -173,24 +186,48 @@ def tables(lowercase=True, strip_accents=True, tokenize_chinese_chars=True):
         flags = (SIGMA_SKIP_BIT if ignorable else 0) | (CASED_BIT if cased else 0)
         if len(mapped) == 1:
             value = (ord(mapped) - cp) & VALUE_MASK   # a delta: runs of identical blocks compress
+            flags |= output_flags(ord(mapped)) << OUT_FLAGS_SHIFT
         elif len(mapped) == 0:
             value = 0
         else:
             if len(mapped) > 3:  # never happens up to Unicode 16; guard the bit layout
                 raise AssertionError(f"U+{cp:04X} maps to {len(mapped)} code points")
             value = len(expansions)
-            expansions.extend(ord(c) for c in mapped)
+            expansions.extend(ord(c) | (output_flags(ord(c)) << OUT_FLAGS_SHIFT) for c in mapped)
         source[cp] = value | (len(mapped) << COUNT_SHIFT) | flags
     source_index, source_blocks = _two_level(source, np.int32)
     output_index, output_blocks = _two_level(output, np.uint8)
+    # Characters for which tensorflow-text's string ops give the reference's result (see
+    # ``short_path_ranges``): kept, BMP, mapped to at most one code point, and, without
+    # accent stripping, untouched by NFC.
+    simple = [cp for cp in kept if cp < 0x10000 and (source[cp] >> COUNT_SHIFT) <= 1
+              and (strip_accents or not output[cp] & NFC_BIT)]
     return {
         "source_index": source_index,
         "source_blocks": source_blocks,
         "output_index": output_index,
         "output_blocks": output_blocks,
         "expansions": np.asarray(expansions or [0], np.int32),
+        "short_path_ranges": _ranges(simple),
         "unicode_version": unicodedata.unidata_version,
     }
+
+
+def _ranges(code_points):
+    """Sorted code points → list of inclusive (first, last) runs."""
+    runs = []
+    for cp in code_points:
+        if runs and cp == runs[-1][1] + 1:
+            runs[-1][1] = cp
+        else:
+            runs.append([cp, cp])
+    return [tuple(r) for r in runs]
+
+
+def regex_class(ranges):
+    """An RE2 character class matching exactly the code points of ``ranges``."""
+    parts = ("\\x{%x}" % a if a == b else "\\x{%x}-\\x{%x}" % (a, b) for a, b in ranges)
+    return "[" + "".join(parts) + "]"
 
 
 def _lookup(index, blocks, cp):
@@ -200,8 +237,8 @@ def _lookup(index, blocks, cp):
 def lookup_python(t, char):
     """The output code points of one input character (no context rules), for checks."""
     value = int(_lookup(t["source_index"], t["source_blocks"], ord(char)))
-    count = (value >> COUNT_SHIFT) & 3
+    count = value >> COUNT_SHIFT
     if count == 1:
         return [(ord(char) + value) & VALUE_MASK]
     offset = value & VALUE_MASK
-    return [int(c) for c in t["expansions"][offset:offset + count]]
+    return [int(c) & VALUE_MASK for c in t["expansions"][offset:offset + count]]

@@ -1,0 +1,248 @@
+"""BertPreprocessor: raw text (or text pairs) to the model's input dict, in the TF graph.
+
+Packs ``[CLS] a [SEP]`` or ``[CLS] a [SEP] b [SEP]`` with segment ids 0 for
+``[CLS] a [SEP]`` and 1 for ``b [SEP]``, truncates to the sequence length, and
+pads with [PAD] (id of the vocabulary) under a 0 padding mask.
+
+Shapes: ``sequence_length=128`` gives static [B, 128] tensors (TPU/XLA);
+``sequence_length=None`` pads to the longest sequence of the batch rounded up
+to a multiple of 8, never beyond ``max_sequence_length`` (512; the model's
+``max_position_embeddings``). A scalar string gives rank-1 [L] tensors.
+
+Truncation of a pair to a budget of ``M = length - 3`` tokens: ``"round_robin"``
+(keras-hub's name: one token from each segment in turn) and ``"longest_first"``
+(Hugging Face's and google-research/bert's: drop the last token of the longer
+segment, the second one on ties) keep exactly the same tokens for two
+segments: the shorter one whole if it fits in half, ``a`` gets
+``ceil(M / 2)`` and ``b`` ``floor(M / 2)`` when both are long. Both names are
+accepted so that configurations from either library read naturally. A single
+text keeps its first ``length - 2`` tokens.
+
+Long input: each text is first cut to ``max_input_chars`` characters (default
+100 per position of ``max_sequence_length``), so a 1 MB string costs no more
+than a long paragraph; the cut can change the result only for text averaging
+more than 100 characters per token.
+
+Offsets for QA and NER: ``call_with_offsets`` adds ``start_offsets``,
+``end_offsets`` (the [start, end) span of each token in code points of its own
+segment's input string) and ``word_ids`` (index of the basic-tokenizer word
+within its segment), all -1 at [CLS], [SEP] and padding.
+
+Errors: pair inputs of different batch sizes raise ``ValueError`` when the
+sizes are known while tracing, ``tf.errors.InvalidArgumentError`` otherwise.
+
+Example:
+>>> from tfbert.preprocessing import BertTokenizer, BertPreprocessor
+>>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "how", "old", "are", "you", "?", "i", "am", "six"]
+>>> pre = BertPreprocessor(BertTokenizer(vocab), sequence_length=10)
+>>> out = pre((["How old are you?"], ["I am six."]))      # 5 + 4 tokens, room for 7: "?" and "." go
+>>> out["token_ids"].numpy().tolist()
+[[2, 5, 6, 7, 8, 3, 10, 11, 12, 3]]
+>>> out["segment_ids"].numpy().tolist(), out["padding_mask"].numpy().tolist()
+([[0, 0, 0, 0, 0, 0, 1, 1, 1, 1]], [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]])
+>>> BertPreprocessor(BertTokenizer(vocab))(["How old?", ""])["token_ids"].shape   # dynamic: multiple of 8
+TensorShape([2, 8])
+"""
+
+import keras
+import tensorflow as tf
+
+from tfbert.layers.serialization import register
+from tfbert.preprocessing.tokenizer import BertTokenizer, _as_string_tensor
+
+TRUNCATION_STRATEGIES = ("round_robin", "longest_first")
+PAD_MULTIPLE = 8
+CHARS_PER_POSITION = 100
+OFFSET_KEYS = ("start_offsets", "end_offsets", "word_ids")
+
+
+@register
+class BertPreprocessor(keras.layers.Layer):
+    """Strings or string pairs → ``{"token_ids", "segment_ids", "padding_mask"}`` (int32).
+
+    Args:
+        tokenizer: a :class:`BertTokenizer`.
+        sequence_length: an int for static [B, L] outputs, or None to pad to
+            the batch's longest sequence rounded up to a multiple of 8.
+        truncate: "round_robin" or "longest_first" (identical for pairs; see
+            the module docstring).
+        max_sequence_length: the longest sequence produced (the model's
+            ``max_position_embeddings``), default 512.
+        max_input_chars: characters kept of each input text before
+            tokenizing; default ``100 * max_sequence_length``; None keeps all.
+
+    Example:
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hi"]
+    >>> BertPreprocessor(BertTokenizer(vocab), sequence_length=4)("Hi hi hi")["token_ids"].numpy().tolist()
+    [2, 5, 5, 3]
+    """
+
+    def __init__(self, tokenizer, sequence_length=None, truncate="round_robin", max_sequence_length=512,
+                 max_input_chars="default", **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        if isinstance(tokenizer, dict):   # from get_config
+            tokenizer = keras.saving.deserialize_keras_object(tokenizer)
+        if not isinstance(tokenizer, BertTokenizer):
+            raise TypeError(f"tokenizer must be a tfbert BertTokenizer, got {type(tokenizer).__name__}. "
+                            "Build one with BertTokenizer(vocabulary) or BertTokenizer.from_preset(...).")
+        if truncate not in TRUNCATION_STRATEGIES:
+            raise ValueError(f"truncate must be one of {TRUNCATION_STRATEGIES}, got {truncate!r}.")
+        if not _positive_int(max_sequence_length) or max_sequence_length < 3:
+            raise ValueError(f"max_sequence_length must be an integer >= 3, got {max_sequence_length!r}.")
+        if sequence_length is not None and (not _positive_int(sequence_length) or sequence_length < 2
+                                            or sequence_length > max_sequence_length):
+            raise ValueError(f"sequence_length must be None or an integer in [2, max_sequence_length="
+                             f"{max_sequence_length}], got {sequence_length!r}. Raise max_sequence_length "
+                             "if the model has more positions.")
+        if max_input_chars == "default":
+            max_input_chars = CHARS_PER_POSITION * max_sequence_length
+        if max_input_chars is not None and not _positive_int(max_input_chars):
+            raise ValueError(f"max_input_chars must be a positive integer or None, got {max_input_chars!r}.")
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.truncate = truncate
+        self.max_sequence_length = max_sequence_length
+        self.max_input_chars = max_input_chars
+        self._eager_fns = {}
+        self.built = True
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """A preprocessor with ``BertTokenizer.from_preset(preset)``; kwargs go to the constructor."""
+        return cls(BertTokenizer.from_preset(preset), **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(tokenizer=keras.saving.serialize_keras_object(self.tokenizer),
+                      sequence_length=self.sequence_length, truncate=self.truncate,
+                      max_sequence_length=self.max_sequence_length, max_input_chars=self.max_input_chars)
+        return config
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def _segments(self, inputs):
+        """1 or 2 string tensors of equal rank (0 or 1) and, when known, equal batch size."""
+        if isinstance(inputs, tuple) and len(inputs) == 1:
+            inputs = inputs[0]
+        if isinstance(inputs, tuple):
+            if len(inputs) != 2:
+                raise ValueError(f"Pass one batch of texts or a pair (text_a, text_b); got a tuple of {len(inputs)}.")
+            segments = [_as_string_tensor(x, f"text_{name}") for x, name in zip(inputs, "ab")]
+            a, b = segments
+            if a.shape.rank != b.shape.rank:
+                raise ValueError(f"text_a and text_b must both be single strings or both batches [B]; got shapes "
+                                 f"{a.shape} and {b.shape}.")
+            if a.shape.rank == 1 and a.shape[0] is not None and b.shape[0] is not None and a.shape[0] != b.shape[0]:
+                raise ValueError(f"text_a and text_b must have the same batch size; got {a.shape[0]} and "
+                                 f"{b.shape[0]}. Each text_a needs its text_b (use '' for none).")
+            return segments
+        if isinstance(inputs, dict):
+            raise TypeError("BertPreprocessor takes strings, not a dict; for pairs pass a tuple (text_a, text_b).")
+        return [_as_string_tensor(inputs)]
+
+    # -- packing ---------------------------------------------------------------------------------
+
+    def call(self, inputs):
+        """Texts [B] or (text_a [B], text_b [B]) → dict of int32 [B, L]; scalars give [L]."""
+        return self._pack(inputs, with_offsets=False)
+
+    def call_with_offsets(self, inputs):
+        """As ``call``, plus ``start_offsets``, ``end_offsets`` and ``word_ids`` (int32, -1 off-text)."""
+        return self._pack(inputs, with_offsets=True)
+
+    def _pack(self, inputs, with_offsets):
+        segments = self._segments(inputs)
+        scalar = segments[0].shape.rank == 0
+        if scalar:
+            segments = [s[None] for s in segments]
+        if tf.executing_eagerly():   # one compiled graph per input kind, not op-by-op ragged work
+            key = (len(segments), with_offsets)
+            if key not in self._eager_fns:
+                self._eager_fns[key] = tf.function(
+                    lambda *s: self._pack_batch(list(s), with_offsets),
+                    input_signature=[tf.TensorSpec([None], tf.string)] * len(segments), autograph=False)
+            out = self._eager_fns[key](*segments)
+        else:
+            out = self._pack_batch(segments, with_offsets)
+        return {k: v[0] for k, v in out.items()} if scalar else out
+
+    def _pack_batch(self, segments, with_offsets):
+        if len(segments) == 2:
+            check = tf.debugging.assert_equal(
+                tf.shape(segments[0])[0], tf.shape(segments[1])[0],
+                message="text_a and text_b must have the same batch size (each text_a needs its text_b)")
+            with tf.control_dependencies([check]):
+                segments = [tf.identity(s) for s in segments]
+        keys = ("token_ids",) + (("start_offsets", "end_offsets", "word_ids") if with_offsets else ())
+        # Both segments in one tokenizer pass: [a; b] → rows [:B] and [B:].
+        both = self.tokenizer.tokenize_batch(tf.concat(segments, 0), self.max_input_chars, keys)
+        batch = tf.shape(segments[0])[0]
+        parts = [{k: v[i * batch:(i + 1) * batch] for k, v in both.items()} for i in range(len(segments))]
+        return self._pack_ragged(parts, keys)
+
+    def _pack_ragged(self, parts, keys):
+        tok = self.tokenizer
+        length = self.sequence_length or self.max_sequence_length
+        budget = length - 1 - len(parts)                                   # room for the texts
+        lengths = [p["token_ids"].row_lengths() for p in parts]            # int64 [B] each
+        if len(parts) == 1:
+            keep = [tf.minimum(lengths[0], budget)]
+        else:
+            keep = _pair_allocation(lengths[0], lengths[1], budget)
+        batch = tf.shape(parts[0]["token_ids"].row_splits, out_type=tf.int64)[0] - 1
+        fills = {"token_ids": (tok.cls_token_id, tok.sep_token_id)}
+        fills.update({k: (-1, -1) for k in OFFSET_KEYS})
+        packed = {}
+        for key in keys:
+            cls_fill, sep_fill = fills[key]
+            pieces = [_column(batch, cls_fill)]
+            for part, k in zip(parts, keep):
+                pieces += [_head(part[key], k), _column(batch, sep_fill)]
+            packed[key] = tf.concat(pieces, axis=1)
+        segment_pieces = []
+        for i, k in enumerate(keep):
+            segment_pieces.append(tf.ragged.range(k + (2 if i == 0 else 1)) * 0 + i)
+        packed["segment_ids"] = tf.cast(tf.concat(segment_pieces, axis=1), tf.int32)
+        total = packed["token_ids"].row_lengths()
+        if self.sequence_length is None:
+            longest = tf.reduce_max(tf.concat([total, [2]], 0))
+            width = tf.minimum((longest + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE, self.max_sequence_length)
+            shape = tf.stack([batch, width])
+        else:
+            shape = [None, self.sequence_length]
+        pads = {"token_ids": tok.pad_token_id, "segment_ids": 0, **{k: -1 for k in OFFSET_KEYS}}
+        out = {k: tf.cast(v.to_tensor(default_value=pads[k], shape=shape), tf.int32) for k, v in packed.items()}
+        width = tf.shape(out["token_ids"], out_type=tf.int64)[1]
+        out["padding_mask"] = tf.cast(tf.range(width)[None, :] < total[:, None], tf.int32)
+        return out
+
+    def compute_output_spec(self, inputs):
+        return {k: keras.KerasTensor([None, self.sequence_length], dtype="int32")
+                for k in ("token_ids", "segment_ids", "padding_mask")}
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _pair_allocation(len_a, len_b, budget):
+    """Tokens kept of each segment: the shorter whole if it fits in half; else ceil/floor halves.
+
+    Equal to keras-hub's round robin and to Hugging Face's / google-research/bert's
+    longest-first truncation for two segments.
+    """
+    keep_a = tf.minimum(len_a, tf.maximum(budget - len_b, budget - budget // 2))
+    return [keep_a, tf.minimum(len_b, budget - keep_a)]
+
+
+def _head(rt, keep):
+    """The first ``keep[i]`` values of each row of a ragged [B, None]."""
+    return tf.ragged.boolean_mask(rt, tf.ragged.range(rt.row_lengths()) < keep[:, None])
+
+
+def _column(batch, value):
+    """A ragged [B, 1] filled with ``value`` (int32)."""
+    return tf.RaggedTensor.from_tensor(tf.fill(tf.stack([batch, 1]), tf.constant(value, tf.int32)))
