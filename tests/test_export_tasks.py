@@ -135,9 +135,10 @@ def test_question_answerer_matches_predict_text(exported):
 def test_static_shapes_give_the_dynamic_answers(exported, tmp_path):
     """sequence_length=int pads every window to that width; answers do not change."""
     model, _, served = get(exported, "question_answerer")
-    static = tf.saved_model.load(model.export_saved_model(str(tmp_path), sequence_length=MAX_POSITIONS))
+    window = getattr(model.preprocessor, "sequence_length", None) or MAX_POSITIONS  # the dynamic export's cap
+    static = tf.saved_model.load(model.export_saved_model(str(tmp_path), sequence_length=window))
     assert static.signatures["serve_tokens"].structured_input_signature[1]["token_ids"].shape.as_list() == [
-        None, MAX_POSITIONS]
+        None, window]
     inputs = dict(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
     dynamic_out = served.signatures["serving_default"](**inputs)
     static_out = static.signatures["serving_default"](**inputs)

@@ -29,6 +29,8 @@ import tensorflow as tf
 from tfbert.config import BertConfig
 
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+#: characters kept per word piece a task can read, before tokenizing (BertPreprocessor's rule).
+CHARS_PER_PIECE = 100
 
 
 def string_spec(name):
@@ -90,25 +92,29 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, **options):
         super().__init__(name=f"{type(model).__name__.lower()}_serving")
-        self.model = model
+        # The Keras objects are held outside TF's object tracking: the SavedModel keeps only
+        # what the traced functions use (the variables, see track_variables, and constants).
+        # Saving the Keras objects' own attribute graph is not needed and breaks on
+        # attributes TF cannot checkpoint (e.g. caches of tf.functions keyed by tuples).
+        self._keras = _Untracked(model=model)
         self.config = BertConfig.coerce(_backbone(model).config.to_dict())
         self.sequence_length = sequence_length
         self.pad_to_multiple_of = int(pad_to_multiple_of)
         if self.pad_to_multiple_of < 1:
             raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}.")
-        self.preprocessor = preprocessor
-        self.tokenizer = tokenizer_of(preprocessor)
+        self._keras.preprocessor = preprocessor
+        self._keras.tokenizer = tokenizer_of(preprocessor)
         self.max_length = self._truncation_length(model, preprocessor)
         # Tasks that pack with the preprocessor get a copy that truncates at max_length (it
         # shares the tokenizer); fit_length then drops the padding a dynamic batch does not need.
-        self.packer = None
+        self._keras.packer = None
         if self.uses_packer and preprocessor is not None:
             if not hasattr(preprocessor, "get_config") or preprocessor is self.tokenizer:
                 raise TypeError(
                     f"Serving a {type(model).__name__} from raw text needs a BertPreprocessor (it packs the "
                     f"segments), got {type(preprocessor).__name__}. Pass preprocessor=BertPreprocessor(tokenizer)."
                 )
-            self.packer = _with_sequence_length(preprocessor, self.max_length)
+            self._keras.packer = _with_sequence_length(preprocessor, self.max_length)
         self.options = {name: value for name, value in options.items() if value is not None}
         unknown = sorted(set(self.options) - set(self.option_names))
         if unknown:
@@ -117,6 +123,23 @@ class ServingModule(tf.Module):
                 f"its options are {list(self.option_names) or 'none'}."
             )
         self._check_options()
+
+    @property
+    def model(self):
+        return self._keras.model
+
+    @property
+    def preprocessor(self):
+        return self._keras.preprocessor
+
+    @property
+    def tokenizer(self):
+        return self._keras.tokenizer
+
+    @property
+    def packer(self):
+        """The preprocessor (a copy truncating at ``max_length``) for tasks that pack with it."""
+        return self._keras.packer
 
     #: whether serving_default packs text with the preprocessor (else with the tokenizer only).
     uses_packer = True
@@ -133,10 +156,17 @@ class ServingModule(tf.Module):
         own = getattr(preprocessor, "sequence_length", None)
         if not own and hasattr(model, "_sequence_length"):
             own = model._sequence_length()  # the window the task's predict_text uses
+        if not own:
+            own = getattr(preprocessor, "max_sequence_length", None)  # a dynamic BertPreprocessor's cap
         return min(int(own), limit) if own else limit
 
     def _check_options(self):
         """Subclasses validate their options here."""
+
+    def tokenize(self, strings, pieces_needed, keys=None):
+        """``tokenizer.tokenize_batch`` keeping the first ``CHARS_PER_PIECE * pieces_needed``
+        characters of each string (so a 1 MB request costs what a long paragraph costs)."""
+        return self.tokenizer.tokenize_batch(strings, CHARS_PER_PIECE * pieces_needed, keys)
 
     # ---- signatures ----------------------------------------------------------
     def function(self, fn, specs):
@@ -247,6 +277,13 @@ class ServingModule(tf.Module):
         return self.model(inputs, training=False)
 
 
+class _Untracked:
+    """A plain attribute holder: objects stored here are invisible to TF's object tracking."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
 def tokenizer_of(preprocessor):
     """The tokenizer of a ``BertPreprocessor``, or the argument itself if it is a tokenizer."""
     if preprocessor is None:
@@ -270,5 +307,7 @@ def _with_sequence_length(preprocessor, sequence_length):
     config = preprocessor.get_config()
     config.pop("tokenizer", None)
     config["sequence_length"] = sequence_length
+    if "max_sequence_length" in config:
+        config["max_sequence_length"] = max(int(config["max_sequence_length"] or 0), sequence_length)
     return type(preprocessor)(tokenizer=preprocessor.tokenizer, **{
         k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")})

@@ -100,9 +100,8 @@ class MaskedLMServing(ServingModule):
         return out
 
     def serve_text(self, text):
-        tok = self.tokenizer
         parts = tf.strings.strip(tf.strings.split(text, MASK_TOKEN))  # ragged [B, M+1]
-        pieces = tok.tokenize_batch(parts.flat_values)["token_ids"]  # ragged [N, T]
+        pieces = self.tokenize(parts.flat_values, self.max_length, ("token_ids",))["token_ids"]  # ragged [N, T]
         pieces = tf.RaggedTensor.from_row_splits(pieces, tf.cast(parts.row_splits, pieces.row_splits.dtype),
                                                  validate=False)  # [B, M+1, T]
         # A mask after every part, then drop the one after the last part.

@@ -119,7 +119,8 @@ class QuestionAnswererServing(ServingModule):
         # One tokenizer call for both (one copy of the tokenizer's graph): rows [0, B) are
         # the questions, rows [B, 2B) the contexts.
         num_rows = tf.shape(question)[0]
-        both = tok.tokenize_batch(tf.concat([question, context], axis=0))
+        readable = self.max_length + (self.max_windows - 1) * self.doc_stride  # pieces any window can reach
+        both = self.tokenize(tf.concat([question, context], axis=0), readable)
         q = both["token_ids"][:num_rows][:, :self.max_query_length]  # ragged [B, Q]
         c = {name: value[num_rows:] for name, value in both.items()}  # ragged [B, C]
         num_q = tf.cast(q.row_lengths(), tf.int32)  # [B]

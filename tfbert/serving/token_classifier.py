@@ -125,8 +125,7 @@ class TokenClassifierServing(ServingModule):
         return out
 
     def serve_text(self, text):
-        tok = self.tokenizer
-        pieces = tok.tokenize_batch(text)
+        pieces = self.tokenize(text, self.max_length)
         keep = self.max_length - 2
         inputs = self.pack_single(pieces["token_ids"])
         logits = tf.cast(self.call_model(inputs), tf.float32)
