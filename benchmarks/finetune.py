@@ -81,12 +81,28 @@ class Timer(keras.callbacks.Callback):
         return (len(self.times) - 1) / (self.times[-1] - self.times[0])
 
 
+class Progress(keras.callbacks.Callback):
+    """A line every ``every`` steps (``verbose=2`` alone prints only at epoch ends)."""
+
+    def __init__(self, every, total):
+        super().__init__()
+        self.every, self.total, self.start, self.step = every, total, time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0:
+            elapsed = time.perf_counter() - self.start
+            print(f"  step {self.step}/{self.total}  loss {logs.get('loss', float('nan')):.4f}  {elapsed:.0f} s",
+                  flush=True)
+
+
 def fit(model, dataset, args, steps_per_epoch, timer):
-    epochs = args.epochs
+    total = args.max_steps or steps_per_epoch * args.epochs
+    callbacks = [timer, Progress(args.log_every, total)]
     if args.max_steps:
-        return model.fit(dataset.repeat(), epochs=1, steps_per_epoch=args.max_steps, callbacks=[timer],
-                         verbose=args.verbose)
-    return model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=args.verbose)
+        return model.fit(dataset.repeat(), epochs=1, steps_per_epoch=args.max_steps, callbacks=callbacks,
+                         verbose=args.verbose, shuffle=False)
+    return model.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose, shuffle=False)
 
 
 def write_result(args, task, result):
@@ -289,7 +305,7 @@ def run_squad(args):
 #: task name -> (run function, default settings). Classification tasks are added beside these.
 TASKS = {
     "ner": (run_ner, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=2)),
-    "squad": (run_squad, dict(seq_len=256, batch_size=32, learning_rate=1e-4, epochs=2)),
+    "squad": (run_squad, dict(seq_len=256, batch_size=16, learning_rate=1e-4, epochs=1)),
 }
 
 
@@ -318,6 +334,7 @@ def parse_args(argv=None):
     parser.add_argument("--policy", default="float32", help="Keras dtype policy (float32, mixed_bfloat16)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra/inter-op threads")
     parser.add_argument("--verbose", type=int, default=2)
+    parser.add_argument("--log-every", type=int, default=50, help="print a progress line every N steps")
     parser.add_argument("--no-save", action="store_true", help="print the result without writing the JSON")
     parser.add_argument("--skip-eval", action="store_true", help="train only (speed probes)")
     args = parser.parse_args(argv)

@@ -122,7 +122,10 @@ class BertTask(keras.Model):
 
         backbone = BERT.from_preset(preset)
         tokenizer = BertTokenizer.from_preset(preset)
-        preprocessor = BertPreprocessor(tokenizer, sequence_length=sequence_length, **(preprocessor_kwargs or {}))
+        options = {"max_sequence_length": backbone.config.max_position_embeddings, **(preprocessor_kwargs or {})}
+        if sequence_length is not None:
+            sequence_length = min(int(sequence_length), options["max_sequence_length"])
+        preprocessor = BertPreprocessor(tokenizer, sequence_length=sequence_length, **options)
         return backbone, preprocessor
 
     def _report_new_head(self, backbone_report, source):

@@ -27,6 +27,20 @@ from tfbert.layers.serialization import register
 from tfbert.tasks.base import BertTask
 
 
+def _sentence_transformers_max_length(preset):
+    """``max_seq_length`` from the preset's ``sentence_bert_config.json``, or None."""
+    import json
+    import os
+
+    from tfbert.checkpoints.presets import resolve_preset
+
+    path = os.path.join(resolve_preset(preset)[0], "sentence_bert_config.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get("max_seq_length")
+
+
 def cosine_similarity_matrix(a, b):
     """Cosine similarity matrix [len(a), len(b)] between two sets of vectors (float64)."""
     a = np.atleast_2d(np.asarray(a, "float64"))
@@ -101,9 +115,18 @@ class BertEmbedder(BertTask):
         return values
 
     @classmethod
-    def from_preset(cls, preset, pooling="mean", normalize=True, sequence_length=None, **kwargs):
-        """Pretrained backbone + tokenizer; nothing is newly initialised (no head weights)."""
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
+    def from_preset(cls, preset, pooling="mean", normalize=True, max_sequence_length=None, **kwargs):
+        """Pretrained backbone + tokenizer; nothing is newly initialised (no head weights).
+
+        Texts are padded per batch and cut at ``max_sequence_length`` tokens;
+        by default the ``max_seq_length`` of the checkpoint's
+        ``sentence_bert_config.json`` (256 for all-MiniLM-L6-v2, as
+        sentence-transformers cuts), else the backbone's positions.
+        """
+        if max_sequence_length is None:
+            max_sequence_length = _sentence_transformers_max_length(preset)
+        options = {} if max_sequence_length is None else {"max_sequence_length": int(max_sequence_length)}
+        backbone, preprocessor = cls._backbone_and_preprocessor(preset, None, preprocessor_kwargs=options)
         model = cls(backbone, pooling=pooling, normalize=normalize, preprocessor=preprocessor, **kwargs)
         model._report_new_head(getattr(backbone, "load_report", None), str(preset))
         return model
