@@ -136,7 +136,9 @@ def from_scratch(args, train_docs, eval_docs, work):
 
     keras.utils.set_random_seed(args.seed)
     config = tfbert.BertConfig.from_preset_size(args.size, vocab_size=len(vocabulary),
-                                                max_position_embeddings=max(args.seq_len, 128))
+                                                max_position_embeddings=max(args.seq_len, 128),
+                                                hidden_dropout_prob=args.dropout,
+                                                attention_probs_dropout_prob=args.dropout)
     model = BertPretrainer(tfbert.BERT(config), preprocessor=tokenizer)
     model.compile(learning_rate=args.lr, num_train_steps=args.steps, warmup_fraction=args.warmup,
                   jit_compile=False)
@@ -229,8 +231,10 @@ def main():
     parser.add_argument("--max-predictions", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--dupe-factor", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1600)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout of the from-scratch model (0: a 30-minute budget underfits, it does not overfit)")
     parser.add_argument("--warmup", type=float, default=0.1)
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of the from-scratch training")
     parser.add_argument("--eval-every", type=int, default=250)

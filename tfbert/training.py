@@ -84,10 +84,10 @@ class StepCheckpoint(keras.callbacks.Callback):
         checkpoint_dir: where ``step-<N>/`` folders and the ``latest`` pointer live.
         save_every: steps between saves (None: only at epoch ends).
         keep: how many checkpoints to keep (the newest).
-        start_epoch, start_step: where this ``fit`` call starts (a resumed
-            partial epoch starts at ``start_step`` > 0).
-        steps_per_epoch: the full epoch length, so a partial epoch is known
-            to have finished.
+        start_step: the step within the epoch where this ``fit`` call starts
+            (> 0 when it finishes an interrupted epoch).
+        steps_per_epoch: the full epoch length, so that an epoch cut short by
+            ``stop_training`` is saved as unfinished.
     """
 
     def __init__(self, checkpoint_dir, save_every=None, keep=2, start_step=0, steps_per_epoch=None):

@@ -49,7 +49,6 @@ import random
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.masking import MaskedLMMasker  # noqa: F401  (documented partner)
 from tfbert.data.sentences import split_sentences
 from tfbert.preprocessing.vocabulary import special_token_ids
 

@@ -165,7 +165,10 @@ class BertMaskedLM(BertTask):
         """The ``top_k`` most likely tokens for each ``[MASK]`` in each text.
 
         Returns one list per text, holding one list per ``[MASK]`` (in order)
-        of ``{"token": str, "token_id": int, "score": probability}``, best first.
+        of ``{"token": str, "token_id": int, "score": probability}``, best first
+        (for a single string, just that text's list). The text is split at
+        each literal "[MASK]" and the parts are tokenized separately, so it
+        works whether or not the tokenizer keeps special tokens in strings.
         """
         tokenizer = self._tokenizer()
         single = isinstance(texts, str)
