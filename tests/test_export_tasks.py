@@ -349,6 +349,20 @@ def test_request_file_matches_the_signature(name, exported, tokens_export):
         np.testing.assert_allclose(out["logits"], model(tensors, training=False), atol=1e-5)
 
 
+def test_grpc_script_says_what_is_missing():
+    script = os.path.join(SERVING_EXAMPLES, "grpc_predict.py")
+    run = subprocess.run([sys.executable, script, "--model", "sentiment", "--request",
+                          os.path.join(SERVING_EXAMPLES, "classifier_request.json"), "--dry-run"],
+                         capture_output=True, text=True, timeout=300)
+    try:
+        import tensorflow_serving  # noqa: F401
+    except ImportError:
+        assert run.returncode != 0 and "pip install tensorflow-serving-api" in run.stderr
+        assert "Traceback" not in run.stderr
+    else:  # with the client package installed, --dry-run prints the PredictRequest
+        assert run.returncode == 0 and 'name: "sentiment"' in run.stdout and "DT_STRING" in run.stdout
+
+
 # ---- saved_model_cli ---------------------------------------------------------------------
 def _saved_model_cli():
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")

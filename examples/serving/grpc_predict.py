@@ -59,13 +59,14 @@ def request_to_inputs(body):
 def build_predict_request(model_name, signature, inputs):
     """A ``tensorflow_serving.apis.predict_pb2.PredictRequest`` for the named arrays."""
     try:
-        import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
     except ImportError as error:  # an optional client package, never a tfbert dependency
         raise SystemExit(
             f"this example needs tensorflow-serving-api ({error}). Install it in your client environment with "
             "`pip install tensorflow-serving-api` (tfbert itself does not depend on it)."
         )
+    import tensorflow as tf
+
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature
