@@ -75,6 +75,17 @@ class BasicTokenizer:
         block = tf.gather(index, tf.bitwise.right_shift(cps, ut.BLOCK_BITS))
         return tf.gather(blocks, block * ut.BLOCK_SIZE + tf.bitwise.bitwise_and(cps, ut.BLOCK_SIZE - 1))
 
+    def short_path_rows(self, strings):
+        """bool [B]: whether every character of each string has ``SHORT_PATH_BIT`` (invalid UTF-8 has not)."""
+        c = self._constants()
+        splits, cps = tf.raw_ops.UnicodeDecode(
+            input=strings, input_encoding="UTF-8", errors="replace", replacement_char=0xFFFD,
+            replace_control_characters=False, Tsplits=_INT64)
+        value = self._two_level(c["source_index"], c["source_blocks"], cps)
+        not_ok = tf.cumsum(tf.cast(tf.equal(tf.bitwise.bitwise_and(value, ut.SHORT_PATH_BIT), 0), _INT64))
+        not_ok = tf.concat([[0], not_ok], 0)
+        return tf.equal(tf.gather(not_ok, splits[1:]), tf.gather(not_ok, splits[:-1]))
+
     def split(self, strings, max_input_chars=None):
         """Split a 1-D string tensor into words.
 

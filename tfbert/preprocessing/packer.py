@@ -176,47 +176,65 @@ class BertPreprocessor(keras.layers.Layer):
                 message="text_a and text_b must have the same batch size (each text_a needs its text_b)")
             with tf.control_dependencies([check]):
                 segments = [tf.identity(s) for s in segments]
-        keys = ("token_ids",) + (("start_offsets", "end_offsets", "word_ids") if with_offsets else ())
-        # Both segments in one tokenizer pass: [a; b] → rows [:B] and [B:].
-        both = self.tokenizer.tokenize_batch(tf.concat(segments, 0), self.max_input_chars, keys)
-        batch = tf.shape(segments[0])[0]
-        parts = [{k: v[i * batch:(i + 1) * batch] for k, v in both.items()} for i in range(len(segments))]
-        return self._pack_ragged(parts, keys)
+        keys = ("token_ids",) + (OFFSET_KEYS if with_offsets else ())
+        # Both segments in one tokenizer pass: rows [a_0 .. a_B-1, b_0 .. b_B-1].
+        tokens = self.tokenizer.tokenize_batch(tf.concat(segments, 0), self.max_input_chars, keys)
+        return self._pack_rows(tokens, len(segments), tf.shape(segments[0], out_type=tf.int64)[0])
 
-    def _pack_ragged(self, parts, keys):
+    def _pack_rows(self, tokens, num_segments, batch):
+        """Scatter the kept tokens of each segment, [CLS] and [SEP]s into [B, width] (index arithmetic)."""
         tok = self.tokenizer
         length = self.sequence_length or self.max_sequence_length
-        budget = length - 1 - len(parts)                                   # room for the texts
-        lengths = [p["token_ids"].row_lengths() for p in parts]            # int64 [B] each
-        if len(parts) == 1:
-            keep = [tf.minimum(lengths[0], budget)]
+        budget = length - 1 - num_segments                                      # room for the texts
+        splits = tokens["token_ids"].row_splits                                 # [S*B + 1]
+        lengths = tf.reshape(splits[1:] - splits[:-1], [num_segments, -1])      # [S, B]
+        if num_segments == 1:
+            keep = tf.minimum(lengths, budget)
         else:
-            keep = _pair_allocation(lengths[0], lengths[1], budget)
-        batch = tf.shape(parts[0]["token_ids"].row_splits, out_type=tf.int64)[0] - 1
-        fills = {"token_ids": (tok.cls_token_id, tok.sep_token_id)}
-        fills.update({k: (-1, -1) for k in OFFSET_KEYS})
-        packed = {}
-        for key in keys:
-            cls_fill, sep_fill = fills[key]
-            pieces = [_column(batch, cls_fill)]
-            for part, k in zip(parts, keep):
-                pieces += [_head(part[key], k), _column(batch, sep_fill)]
-            packed[key] = tf.concat(pieces, axis=1)
-        segment_pieces = []
-        for i, k in enumerate(keep):
-            segment_pieces.append(tf.ragged.range(k + (2 if i == 0 else 1)) * 0 + i)
-        packed["segment_ids"] = tf.cast(tf.concat(segment_pieces, axis=1), tf.int32)
-        total = packed["token_ids"].row_lengths()
+            keep = tf.stack(_pair_allocation(lengths[0], lengths[1], budget))
+        # Column where each segment's text starts: a after [CLS], b after a's [SEP].
+        start = tf.concat([tf.ones_like(keep[:1]), 2 + keep[:1]], 0)[:num_segments]   # [S, B]
+        total = 1 + tf.reduce_sum(keep + 1, axis=0)                             # [B]
         if self.sequence_length is None:
             longest = tf.reduce_max(tf.concat([total, [2]], 0))
             width = tf.minimum((longest + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE, self.max_sequence_length)
-            shape = tf.stack([batch, width])
         else:
-            shape = [None, self.sequence_length]
-        pads = {"token_ids": tok.pad_token_id, "segment_ids": 0, **{k: -1 for k in OFFSET_KEYS}}
-        out = {k: tf.cast(v.to_tensor(default_value=pads[k], shape=shape), tf.int32) for k, v in packed.items()}
-        width = tf.shape(out["token_ids"], out_type=tf.int64)[1]
-        out["padding_mask"] = tf.cast(tf.range(width)[None, :] < total[:, None], tf.int32)
+            width = tf.constant(self.sequence_length, tf.int64)
+
+        # Text tokens: value i of global row g sits at column start[g] + (i - splits[g]).
+        num_values = tf.size(tokens["token_ids"].flat_values, out_type=tf.int64)
+        row = tf.raw_ops.UpperBound(sorted_inputs=splits[1:][None], values=tf.range(num_values)[None],
+                                    out_type=tf.int64)[0]
+        position = tf.range(num_values) - tf.gather(splits, row)
+        kept = tf.reshape(tf.where(position < tf.gather(tf.reshape(keep, [-1]), row)), [-1])
+        kept_row = tf.gather(row, kept)
+        text_index = tf.stack([tf.math.floormod(kept_row, tf.maximum(batch, 1)),
+                               tf.gather(tf.reshape(start, [-1]), kept_row) + tf.gather(position, kept)], 1)
+        # [CLS] at column 0, each segment's [SEP] right after its kept text.
+        rows = tf.range(batch)
+        cls_index = tf.stack([rows, tf.zeros_like(rows)], 1)
+        sep_index = tf.reshape(tf.stack([tf.tile(rows[None], [num_segments, 1]), start + keep], -1), [-1, 2])
+        index = tf.concat([text_index, cls_index, sep_index], 0)
+
+        def scatter(values, pad, cls, sep):
+            specials = tf.concat([tf.fill([batch], cls), tf.fill([batch * num_segments], sep)], 0)
+            updates = tf.concat([tf.gather(values, kept), specials], 0)
+            base = tf.fill(tf.stack([batch, width]), tf.constant(pad, tf.int32))
+            return tf.tensor_scatter_nd_update(base, index, updates)
+
+        out = {"token_ids": scatter(tokens["token_ids"].flat_values, tok.pad_token_id, tok.cls_token_id,
+                                    tok.sep_token_id)}
+        for key in OFFSET_KEYS:
+            if key in tokens:
+                out[key] = scatter(tokens[key].flat_values, -1, -1, -1)
+        column = tf.range(width)[None, :]
+        out["padding_mask"] = tf.cast(column < total[:, None], tf.int32)
+        if num_segments == 2:
+            out["segment_ids"] = tf.cast((column >= start[1][:, None]) & (column < total[:, None]), tf.int32)
+        else:
+            out["segment_ids"] = tf.zeros_like(out["padding_mask"])
+        if self.sequence_length is not None:
+            out = {k: tf.ensure_shape(v, [None, self.sequence_length]) for k, v in out.items()}
         return out
 
     def compute_output_spec(self, inputs):
@@ -236,13 +254,3 @@ def _pair_allocation(len_a, len_b, budget):
     """
     keep_a = tf.minimum(len_a, tf.maximum(budget - len_b, budget - budget // 2))
     return [keep_a, tf.minimum(len_b, budget - keep_a)]
-
-
-def _head(rt, keep):
-    """The first ``keep[i]`` values of each row of a ragged [B, None]."""
-    return tf.ragged.boolean_mask(rt, tf.ragged.range(rt.row_lengths()) < keep[:, None])
-
-
-def _column(batch, value):
-    """A ragged [B, 1] filled with ``value`` (int32)."""
-    return tf.RaggedTensor.from_tensor(tf.fill(tf.stack([batch, 1]), tf.constant(value, tf.int32)))

@@ -86,7 +86,7 @@ import tensorflow_text as tf_text
 
 from tfbert.layers.serialization import register
 from tfbert.preprocessing.basic_tokenizer import BasicTokenizer
-from tfbert.preprocessing.unicode_tables import SENTINEL_BASE, regex_class
+from tfbert.preprocessing.unicode_tables import SENTINEL_BASE
 
 #: The tokens every BERT vocabulary must hold, by attribute name.
 SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
@@ -214,9 +214,9 @@ class BertTokenizer(keras.layers.Layer):
         self._starts_word = np.array([0 if t.startswith("##") else 1 for t in self._vocabulary], np.int32)
         general = [re.escape(t) for t in specials] + ["[^\\t\\n\\r ]{%d}" % (MAX_CHARS_PER_WORD + 1)]
         self._general_pattern = "(?s).*(?:" + "|".join(general) + ").*"
-        standard = self._basic.strip_accents == self.lowercase   # the probed combinations
-        self._short_class = (regex_class(self._basic._tables["short_path_ranges"])
-                             if standard and self.tokenize_chinese_chars else None)
+        # Non-ASCII text on the short path: only for the two standard casings (checked
+        # character by character in the tests) and with CJK splitting (FastWordpiece's).
+        self._unicode_short_path = self._basic.strip_accents == self.lowercase and self.tokenize_chinese_chars
         self._piece_lengths = np.array([len(t[2:]) if t.startswith("##") else len(t) for t in self._vocabulary],
                                        np.int64)
         self._eager_fns = {}
@@ -276,11 +276,11 @@ class BertTokenizer(keras.layers.Layer):
         is_ascii = tf.strings.regex_full_match(strings, "[\t\n\r\x20-\x7e]*")
         ascii_rows = _rows(is_ascii & easy)
         groups = [(ascii_rows, self._short_batch(tf.gather(strings, ascii_rows), True, with_offsets))]
-        if with_offsets or self._short_class is None:
+        if with_offsets or not self._unicode_short_path:
             general_rows = _rows(~(is_ascii & easy))
         else:
             other_rows = _rows(~is_ascii & easy)
-            in_class = tf.strings.regex_full_match(tf.gather(strings, other_rows), self._short_class + "*")
+            in_class = self._basic.short_path_rows(tf.gather(strings, other_rows))
             short_rows = tf.gather(other_rows, _rows(in_class))
             groups.append((short_rows, self._short_batch(tf.gather(strings, short_rows), False, False)))
             general_rows = tf.concat([_rows(~easy), tf.gather(other_rows, _rows(~in_class))], 0)

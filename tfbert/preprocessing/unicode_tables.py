@@ -24,6 +24,7 @@ Source table (``source_index``/``source_blocks``, int32, indexed by the input co
 - bit 24: Cased;
 - bits 25-27: the output flags (below) of the single output code point;
   ``expansions`` entries carry theirs the same way;
+- bit 28: the character may take the tokenizer's short path (string ops);
 - bits 29-30: the number of output code points (0 = dropped, 1, 2 or 3), so
   that ``value >= 1 << 29`` tests "kept" in one comparison.
 
@@ -57,6 +58,7 @@ VALUE_MASK = (1 << 21) - 1
 SIGMA_SKIP_BIT = 1 << 23
 CASED_BIT = 1 << 24
 OUT_FLAGS_SHIFT = 25
+SHORT_PATH_BIT = 1 << 28
 COUNT_SHIFT = 29
 
 SPACE_BIT = 1
@@ -139,8 +141,8 @@ def tables(lowercase=True, strip_accents=True, tokenize_chinese_chars=True):
 
     Returns ``source_index``, ``source_blocks``, ``output_index``,
     ``output_blocks`` and ``expansions`` (numpy arrays), ``short_path_ranges``
-    (the characters the tokenizer's short path may see, as (first, last) runs)
-    and the ``unicode_version`` they were computed from.
+    (the characters with ``SHORT_PATH_BIT``, as (first, last) runs) and the
+    ``unicode_version`` they were computed from.
     """
     categories = [unicodedata.category(chr(cp)) for cp in range(NUM_CODE_POINTS)]
     # U+FFFD and every C* character are dropped by the reference's cleaning
@@ -195,13 +197,14 @@ def tables(lowercase=True, strip_accents=True, tokenize_chinese_chars=True):
             value = len(expansions)
             expansions.extend(ord(c) | (output_flags(ord(c)) << OUT_FLAGS_SHIFT) for c in mapped)
         source[cp] = value | (len(mapped) << COUNT_SHIFT) | flags
-    source_index, source_blocks = _two_level(source, np.int32)
-    output_index, output_blocks = _two_level(output, np.uint8)
-    # Characters for which tensorflow-text's string ops give the reference's result (see
-    # ``short_path_ranges``): kept, BMP, mapped to at most one code point, and, without
+    # Characters for which tensorflow-text's string ops give the reference's result (the
+    # tokenizer's short path): kept, BMP, mapped to at most one code point, and, without
     # accent stripping, untouched by NFC.
     simple = [cp for cp in kept if cp < 0x10000 and (source[cp] >> COUNT_SHIFT) <= 1
               and (strip_accents or not output[cp] & NFC_BIT)]
+    source[simple] |= SHORT_PATH_BIT
+    source_index, source_blocks = _two_level(source, np.int32)
+    output_index, output_blocks = _two_level(output, np.uint8)
     return {
         "source_index": source_index,
         "source_blocks": source_blocks,
@@ -222,12 +225,6 @@ def _ranges(code_points):
         else:
             runs.append([cp, cp])
     return [tuple(r) for r in runs]
-
-
-def regex_class(ranges):
-    """An RE2 character class matching exactly the code points of ``ranges``."""
-    parts = ("\\x{%x}" % a if a == b else "\\x{%x}-\\x{%x}" % (a, b) for a, b in ranges)
-    return "[" + "".join(parts) + "]"
 
 
 def _lookup(index, blocks, cp):
