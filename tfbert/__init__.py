@@ -24,6 +24,7 @@ from tfbert.tasks.pretrainer import BertMaskedLM, BertPretrainer  # noqa: E402
 from tfbert.tasks.question_answerer import BertQuestionAnswerer  # noqa: E402
 from tfbert.tasks.token_classifier import BertTokenClassifier  # noqa: E402
 
+from tfbert.preprocessing import BertPreprocessor, BertTokenizer  # noqa: E402
 from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary  # noqa: E402
 from tfbert.training import fit_resumable  # noqa: E402
 from tfbert.export import export_saved_model  # noqa: E402
@@ -37,9 +38,11 @@ __all__ = [
     "BertEmbedder",
     "BertMaskedLM",
     "BertMultipleChoice",
+    "BertPreprocessor",
     "BertPretrainer",
     "BertQuestionAnswerer",
     "BertTokenClassifier",
+    "BertTokenizer",
     "__version__",
     "export_saved_model",
     "fit_resumable",
