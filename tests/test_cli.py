@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import tfbert
@@ -291,3 +292,70 @@ def test_pretrain_missing_corpus(capsys, tmp_path):
     assert code == 1
     assert_one_line_error(err, "corpus file not found")
     assert not (tmp_path / "pt").exists()
+
+
+# ---- finetune -> evaluate -> export -> predict on a tiny model ---------------------------------
+def test_finetune_evaluate_export_predict_resume(capsys, tmp_path, monkeypatch, tiny_preset, reviews_csv):
+    import io
+
+    from tfbert.plots import plots_available
+
+    run_dir = tmp_path / "run"
+    train = ["finetune", "--preset", tiny_preset, "--data", reviews_csv, "-o", str(run_dir), "--batch-size", "8",
+             "--max-seq-len", "16", "--learning-rate", "1e-3"]
+    code, out, err = run_cli(capsys, *train, "--epochs", "2")
+    assert code == 0, err
+    assert "fine-tuning" in out and "saved" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 2 and len(metrics["history"]["val_accuracy"]) == 2
+    assert sorted(os.listdir(run_dir / "logs")) == ["train", "validation"]
+    assert (run_dir / "plots" / "training_curves.png").exists() == plots_available()
+
+    code, out, err = run_cli(capsys, "evaluate", str(run_dir))
+    assert code == 0, err
+    result = json.loads((run_dir / "metrics.json").read_text())["evaluate_test"]
+    matrix = np.array(result["confusion_matrix"])
+    assert result["label_names"] == ["neg", "pos"] and matrix.sum() == result["examples"] > 0
+    assert result["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert f"test accuracy: {result['accuracy']:.4f}" in out
+    assert (run_dir / "plots" / "confusion_matrix_test.png").exists() == plots_available()
+
+    code, out, err = run_cli(capsys, "export", str(run_dir), "--export-dir", str(tmp_path / "exported"),
+                             "--version", "3")
+    assert code == 0, err
+    assert (tmp_path / "exported" / "3" / "saved_model.pb").exists()
+
+    texts = ["a great and good movie", "dull and awful"]
+    code, out, err = run_cli(capsys, "predict", str(tmp_path / "exported"), *texts, "--json")  # picks version 3
+    assert code == 0, err
+    served = [json.loads(line) for line in out.splitlines()]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(texts) + "\n"))
+    code, out, err = run_cli(capsys, "predict", str(run_dir), "--json")  # the .keras model, texts on stdin
+    assert code == 0, err
+    in_process = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in served] == [r["text"] for r in in_process] == texts
+    for a, b in zip(served, in_process):
+        assert a["label"] == b["label"] and a["label"] in ("neg", "pos")
+        np.testing.assert_allclose(a["probabilities"], list(b["probabilities"].values()), atol=1e-4)
+    code, out, _ = run_cli(capsys, "predict", str(tmp_path / "exported" / "3"), texts[0])
+    assert code == 0 and out.endswith(f"\t{texts[0]}\n") and out.split("\t")[0] in ("neg", "pos")
+
+    code, _, err = run_cli(capsys, "finetune", "-o", str(run_dir), "--resume", "--max-seq-len", "32")
+    assert code == 1
+    assert_one_line_error(err, "--resume continues the run with its own --max-seq-len 16")
+    code, _, err = run_cli(capsys, "finetune", "-o", str(run_dir), "--resume", "--epochs", "3")
+    assert code == 0, err
+    assert len(json.loads((run_dir / "metrics.json").read_text())["history"]["loss"]) == 3
+    code, _, err = run_cli(capsys, *train, "--epochs", "1", "--overwrite")
+    assert code == 0, err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 1 and "evaluate_test" not in metrics
+
+
+def test_predict_needs_text(capsys, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = run_cli(capsys, "predict", str(tmp_path))
+    assert code == 1
+    assert_one_line_error(err, "standard input held no text")
