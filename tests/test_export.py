@@ -100,6 +100,20 @@ def test_backbone_serve_tokens_equals_the_model(tmp_path):
     np.testing.assert_array_equal(got["padding_mask"], inputs["padding_mask"])
 
 
+def test_backbone_with_a_preprocessor_serves_text(tmp_path):
+    from tfbert.preprocessing import BertPreprocessor, BertTokenizer
+
+    bert = tiny_bert()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "##s"]
+    prep = BertPreprocessor(BertTokenizer(vocab))
+    served = tf.saved_model.load(export_saved_model(bert, tmp_path, preprocessor=prep))
+    texts = ["a great movie", "movies", ""]
+    out = served.signatures["serving_default"](text=tf.constant(texts))
+    want = bert(prep(texts), training=False)
+    np.testing.assert_allclose(out["pooled_output"], want["pooled_output"], atol=1e-5)
+    assert out["sequence_output"].shape[1] % 8 == 0  # dynamic padding, multiple of 8
+
+
 def test_classifier_serve_tokens_outputs(classifier_export):
     model, _, served = classifier_export
     inputs = token_inputs()
