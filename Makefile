@@ -25,7 +25,7 @@ test: $(VENV)/.installed
 # DEMO_TRAIN sets the training budget (sized to finish in under 15 minutes on 2 CPU cores).
 DEMO_NAME ?= rotten_tomatoes_minilm
 DEMO_RUN ?= runs/$(DEMO_NAME)
-DEMO_TRAIN ?= --epochs 1 --max-examples 2000 --max-seq-len 64 --batch-size 32
+DEMO_TRAIN ?= --epochs 1 --max-seq-len 64 --batch-size 32 --learning-rate 1e-4
 TFBERT = $(VENV)/bin/tfbert
 demo: $(VENV)/.installed
 	@start=$$(date +%s); set -e; \

@@ -932,8 +932,7 @@ def _cmd_export(args):
                               overwrite=args.overwrite)
     print(f"exported {args.source} to {path}")
     if getattr(model, "preprocessor", None) is not None:
-        print(f"try it: saved_model_cli run --dir {path} --tag_set serve --signature_def serving_default "
-              "--input_exprs 'text=[\"a great movie\"]'")
+        print(f"try it: tfbert predict {path} 'a great movie'")
     return 0
 
 
