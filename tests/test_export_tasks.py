@@ -114,7 +114,8 @@ def strings(tensor):
 QUESTIONS = ["who wrote code?", "where was ada born?", "what?", "who designed the engine?"]
 CONTEXTS = ["Ada Lovelace wrote the first program for the analytical engine in London. The engine was a machine. " * 4,
             "Ada was born in London.", "",
-            "The analytical engine was designed by Charles Babbage; Ada wrote code for it, in London, for the engine. " * 4]
+            "The analytical engine was designed by Charles Babbage; Ada wrote code for it, in London, "
+            "for the engine. " * 4]
 
 
 def test_question_answerer_matches_predict_text(exported):
@@ -339,7 +340,7 @@ def test_request_file_matches_the_signature(name, exported, tokens_export):
     for key, array in inputs.items():
         spec = specs[key]
         expected = tf.string if array.dtype == object else tf.as_dtype(array.dtype)
-        assert spec.dtype == expected, f"{name}: {key} is {expected.name} in the file, {spec.dtype.name} in the signature"
+        assert spec.dtype == expected, f"{name}: {key} is {expected.name} vs {spec.dtype.name} exported"
         assert spec.shape.is_compatible_with(array.shape), f"{name}: {key} shape {array.shape} vs {spec.shape}"
         tensors[key] = tf.constant(array.tolist() if array.dtype == object else array, dtype=spec.dtype)
     out = fn(**tensors)

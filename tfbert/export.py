@@ -56,7 +56,6 @@ import tensorflow as tf
 
 from tfbert.fileio import atomic_directory
 
-TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 _VERSION = re.compile(r"^[0-9]+$")
 
 
@@ -98,9 +97,9 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
     version = _resolve_version(export_dir, version, overwrite)
     serving = build_serving_module(
         model, preprocessor=preprocessor, sequence_length=sequence_length,
-        pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id, doc_stride=doc_stride,
-        max_query_length=max_query_length, max_answer_length=max_answer_length, n_best=n_best,
-        max_windows=max_windows,
+        pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id,
+        doc_stride=doc_stride, max_query_length=max_query_length, max_answer_length=max_answer_length,
+        n_best=n_best, max_windows=max_windows,
     )
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))

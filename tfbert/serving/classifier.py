@@ -33,14 +33,16 @@ class ClassifierServing(ServingModule):
     """Signatures for a ``BertClassifier`` (see the module docstring).
 
     Option ``pair=True`` adds the ``text_pair`` input to ``serving_default``
-    (sentence-pair tasks); the default is single sentences.
+    (sentence-pair tasks); the default is the model's ``pair`` attribute if
+    it has one, else single sentences.
     """
 
     option_names = ("pair",)
 
     def __init__(self, model, preprocessor=None, sequence_length=None, **options):
         super().__init__(model, preprocessor, sequence_length, **options)
-        self.text_inputs = ("text", "text_pair") if self.options.get("pair") else ("text",)
+        pair = self.options.get("pair", getattr(model, "pair", False))  # a model may say it reads pairs
+        self.text_inputs = ("text", "text_pair") if pair else ("text",)
         names = getattr(model, "label_names", None)
         self._label_names = list(names) if names else None
 

@@ -163,7 +163,11 @@ class QuestionAnswererServing(ServingModule):
             column < 0], axis=1)
 
         width = self.width(token_ids.row_lengths())
-        dense = lambda x, value: x.to_tensor(default_value=value, shape=tf.stack([tf.shape(x.row_lengths())[0], width]))  # noqa: E731
+        size = tf.stack([tf.shape(token_ids.row_lengths())[0], width])  # [W, width]
+
+        def dense(x, value):
+            return x.to_tensor(default_value=value, shape=size)
+
         inputs = {
             "token_ids": dense(token_ids, tok.pad_token_id),
             "segment_ids": dense(segment_ids, 0),
