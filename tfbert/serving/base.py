@@ -1,8 +1,9 @@
 """What every serving module shares: the two signatures, packing and input checks.
 
-A serving module is a ``tf.Module`` that holds the Keras model and the
-preprocessor (so their variables and the tokenizer's vocabulary are saved in
-the SavedModel) and builds two concrete functions:
+A serving module is a ``tf.Module`` that uses the Keras model and the
+preprocessor and builds two concrete functions; the SavedModel keeps what
+those functions read (the model's variables, tracked as a plain list, and the
+tokenizer's vocabulary, traced into the graph as constants):
 
 - ``serving_default``: raw strings [None] -> readable outputs (``serve_text``);
 - ``serve_tokens``: int32 ``token_ids``, ``segment_ids``, ``padding_mask``
