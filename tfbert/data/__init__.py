@@ -14,6 +14,7 @@ from tfbert.data.conll import TaggedSentence, read_conll, tag_names
 from tfbert.data.csv_text import read_text_table
 from tfbert.data.examples import ClassificationData, TextExample
 from tfbert.data.glue import read_mrpc, read_sst2
+from tfbert.data.pipeline import classification_dataset
 from tfbert.data.rotten_tomatoes import load_rotten_tomatoes
 from tfbert.data.squad import SquadExample, read_squad
 from tfbert.data.splits import group_split, random_split, sentence_holdout_split
@@ -24,6 +25,7 @@ __all__ = [
     "SquadExample",
     "TaggedSentence",
     "TextExample",
+    "classification_dataset",
     "group_split",
     "load_rotten_tomatoes",
     "load_tfds",
