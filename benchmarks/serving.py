@@ -28,17 +28,22 @@ Run (writes benchmarks/results/serving.json):
     .venv/bin/python benchmarks/serving.py --n 256        # quick look
 """
 
-import argparse
-import json
 import os
-import platform
-import statistics
 import sys
-import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# This folder holds benchmarks/tokenize.py, which would shadow the standard library's
+# `tokenize` (imported by linecache, inspect, ...): drop the script folder from sys.path.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 import tfbert  # noqa: E402  (sets KERAS_BACKEND)
 import keras  # noqa: E402
@@ -158,7 +163,7 @@ def main(argv=None):
                   "split": "movie-grouped test split first (tfbert.data.rotten_tomatoes.movie_split)",
                   "tokens_with_specials": {"mean": statistics.mean(lengths), "max": max(lengths),
                                            "over_128": sum(n > 128 for n in lengths)}},
-        "checkpoint": f"{PRESET} (all-MiniLM-L6-v2); keras-hub from {hf_dir}",
+        "checkpoint": f"{PRESET} (all-MiniLM-L6-v2); keras-hub from the same Hugging Face directory {hf_dir}",
         "heads": "2-class heads freshly initialised on both sides (untrained; throughput does not depend on them)",
         "sentences_per_second": {name: round(rate, 2) for name, rate in rates.items()},
         "seconds_per_chunk": {name: [round(t, 3) for t in times] for name, times in seconds.items()},
