@@ -19,8 +19,7 @@ The pipeline, per input string:
    without ``Mn`` marks; Greek capital sigma becomes final sigma by Python's
    Final_Sigma rule;
 4. for vocabularies without accent stripping (cased), NFC-normalize, as the
-   reference does after cleaning (only when the batch holds a character NFC can
-   change);
+   reference does after cleaning;
 5. split words at spaces and around punctuation and CJK ideographs.
 
 Example:
@@ -33,6 +32,7 @@ Example:
 ([0, 4, 6], [0, 1, 2, 3, 4, 5])
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -86,7 +86,7 @@ class BasicTokenizer:
         not_ok = tf.concat([[0], not_ok], 0)
         return tf.equal(tf.gather(not_ok, splits[1:]), tf.gather(not_ok, splits[:-1]))
 
-    def split(self, strings, max_input_chars=None):
+    def split(self, strings, max_input_chars=None, with_offsets=True):
         """Split a 1-D string tensor into words.
 
         Returns a dict of tensors:
@@ -97,13 +97,10 @@ class BasicTokenizer:
         - ``chars`` int32 [K], ``char_splits`` int64 [W + 1]: the code points of the words;
         - ``special_found``: scalar bool, whether the text held a special token; such a word is
           the single code point ``SENTINEL_BASE + index`` in ``chars``;
-        - ``char_starts``/``char_ends`` int64 [K]: the source span [start, end) of each normalized
-          character, in code points of its input string (a character that NFD expanded shares
-          its source span; marks and control characters that vanished belong to the character
-          before them).
-
-        Only the outputs a graph uses are computed (TensorFlow prunes the rest), so callers
-        that need no offsets pay nothing for them.
+        - with ``with_offsets``, ``char_starts``/``char_ends`` int64 [K]: the source span
+          [start, end) of each normalized character, in code points of its input string (a
+          character that NFD expanded shares its source span; marks and control characters
+          that vanished belong to the character before them).
         """
         c = self._constants()
         # Batches of short strings: the number of ops matters more than their arithmetic.
@@ -115,7 +112,7 @@ class BasicTokenizer:
             input=tf.strings.join([" ", strings]), input_encoding="UTF-8", errors="replace",
             replacement_char=0xFFFD, replace_control_characters=False, Tsplits=_INT64)   # [B + 1], [N]
         value = self._two_level(c["source_index"], c["source_blocks"], flat)     # [N] int32
-        # No tf.cond on the common path: inside tf.data every cond costs a function call.
+        # No tf.cond: inside tf.data every cond costs a function call (see tokenizer.py).
         special_found = tf.constant(False)
         if self.special_tokens:
             value, special_found = self._mark_special_tokens(flat, value)
@@ -123,11 +120,8 @@ class BasicTokenizer:
             value = self._final_sigma(flat, value)
         out_cp, out_flags, out_src = self._expand(flat, value, c["expansions"])
         if not self.strip_accents:
-            out_cp, out_flags, out_src = tf.cond(
-                tf.reduce_any(tf.bitwise.bitwise_and(out_flags, ut.NFC_BIT) > 0),
-                lambda: self._nfc(out_cp, out_src, src_splits, c),
-                lambda: (out_cp, out_flags, out_src))
-        words = self._words(out_cp, out_flags, out_src, src_splits)
+            out_cp, out_flags, out_src = self._nfc(out_cp, out_src, src_splits, c)
+        words = self._words(out_cp, out_flags, out_src, src_splits, with_offsets)
         words["special_found"] = special_found
         return words
 
@@ -135,22 +129,23 @@ class BasicTokenizer:
         """Replace each verbatim special token by one sentinel code point (the rest vanish)."""
         tokens = self.special_tokens
         width = max(len(t) for t in tokens)
-        table = tf.constant([[ord(ch) for ch in t] + [-1] * (width - len(t)) for t in tokens], tf.int32)  # [T, L]
+        table = np.array([[ord(ch) for ch in t] + [-1] * (width - len(t)) for t in tokens], np.int32)  # [T, L]
         lengths = tf.constant([len(t) for t in tokens], _INT64)
         n = tf.size(flat, out_type=_INT64)
         first_chars = sorted({ord(t[0]) for t in tokens})
         is_first = tf.equal(flat, first_chars[0])
         for ch in first_chars[1:]:
             is_first |= tf.equal(flat, ch)
-        cand = tf.where(is_first)[:, 0]                                          # [P]
-        idx = cand[:, None] + tf.range(width, dtype=_INT64)[None, :]             # [P, L]
+        cand = _where(is_first)                                                  # [P]
+        idx = cand[:, None] + np.arange(width, dtype=np.int64)[None, :]           # [P, L]
         window = tf.where(idx < n, tf.gather(flat, tf.minimum(idx, n - 1)), -2)
         match = tf.reduce_all(tf.equal(window[:, None, :], table[None]) | (table[None] < 0), axis=-1)  # [P, T]
         found = tf.reduce_any(match, axis=1)
-        starts = tf.boolean_mask(cand, found)                                    # [S]
-        which = tf.boolean_mask(tf.argmax(tf.cast(match, tf.int32), axis=1, output_type=tf.int32), found)
-        rest = tf.boolean_mask(starts[:, None] + tf.range(1, width, dtype=_INT64)[None, :],
-                               tf.range(1, width, dtype=_INT64)[None, :] < tf.gather(lengths, which)[:, None])
+        hits = _where(found)
+        starts = tf.gather(cand, hits)                                           # [S]
+        which = tf.gather(tf.argmax(tf.cast(match, tf.int32), axis=1, output_type=tf.int32), hits)
+        after = tf.constant(np.arange(1, width, dtype=np.int64)[None, :])        # [1, L - 1]
+        rest = tf.gather_nd(starts[:, None] + after, tf.where(after < tf.gather(lengths, which)[:, None]))
         # value: sentinel - cp (mod 2**21), one isolated output code point, no case flags
         first_values = tf.bitwise.bitwise_or(
             tf.bitwise.bitwise_and(ut.SENTINEL_BASE + which - tf.gather(flat, starts), ut.VALUE_MASK),
@@ -166,9 +161,9 @@ class BasicTokenizer:
         Every string starts with the added space (solid and uncased), so scans stop there.
         """
         solid = tf.equal(tf.bitwise.bitwise_and(value, ut.SIGMA_SKIP_BIT), 0)   # [N]
-        solid_pos = tf.where(solid)[:, 0]                                        # [S]
+        solid_pos = _where(solid)                                                # [S]
         num_solid = tf.size(solid_pos, out_type=_INT64)
-        sig = tf.where(tf.equal(flat, ut.CAPITAL_SIGMA))[:, 0]                   # [K]; Σ is solid
+        sig = _where(tf.equal(flat, ut.CAPITAL_SIGMA))                           # [K]; Σ is solid
         sig_rank = tf.gather(tf.cumsum(tf.cast(solid, _INT64)), sig) - 1         # its index in solid_pos
 
         def cased(pos):
@@ -204,11 +199,14 @@ class BasicTokenizer:
         num_rows = tf.size(src_splits, out_type=_INT64) - 1
         out_row = _bucket(src_splits[1:], out_src, "UpperBound")
         text = tf.RaggedTensor.from_value_rowids(out_cp, out_row, nrows=num_rows, validate=False)
-        encoded = tf.strings.unicode_encode(text, "UTF-8")          # no row is empty (leading space)
+        # No row is empty (each starts with the added space), and one extra row: tf-text's
+        # offset-map ops crash on an empty batch and fail on empty rows.
+        encoded = tf.concat([tf.strings.unicode_encode(text, "UTF-8"), [" "]], 0)
         normalized, offset_map = tf_text.normalize_utf8_with_offsets_map(encoded, "NFC")
         new_cps, new_bytes = tf.strings.unicode_decode_with_offsets(normalized, "UTF-8")
-        old_bytes = tf_text.find_source_offsets(offset_map, new_bytes).flat_values   # [M']
-        cps, rows = new_cps.flat_values, new_cps.value_rowids()
+        end = new_cps.row_splits[-2]                                                # drop the extra row
+        old_bytes = tf_text.find_source_offsets(offset_map, new_bytes).flat_values[:end]   # [M']
+        cps, rows = new_cps.flat_values[:end], new_cps.value_rowids()[:end]
         # ICU maps canonically reordered marks to the end of their sequence; bound each
         # character's source byte by the next one's, so spans stay inside the word.
         next_bytes = tf.where(tf.equal(rows, _shift(rows, -1, -1)), _shift(old_bytes, -1, 0), old_bytes + 1)
@@ -223,7 +221,7 @@ class BasicTokenizer:
         return cps, flags, tf.gather(out_src, old_char)
 
     @staticmethod
-    def _words(out_cp, out_flags, out_src, src_splits):
+    def _words(out_cp, out_flags, out_src, src_splits, with_offsets):
         """Group the output characters into words; compute each character's source span."""
         klass = tf.bitwise.bitwise_and(out_flags, 3)
         is_space = tf.equal(klass, ut.SPACE_BIT)
@@ -231,9 +229,9 @@ class BasicTokenizer:
         # The stream starts with a space, so the first character's filler never matters.
         prev_breaks = _shift(klass > 0, 1, True)
         word_start = isolated | (prev_breaks & ~is_space)                      # [M]
-        kept = tf.where(~is_space)[:, 0]                                        # [K]
+        kept = _where(~is_space)                                                # [K]
         chars = tf.gather(out_cp, kept)
-        word_first = tf.where(tf.gather(word_start, kept))[:, 0]                # [W]
+        word_first = _where(tf.gather(word_start, kept))                        # [W]
         char_splits = tf.concat([word_first, tf.shape(kept, out_type=_INT64)], 0)   # [W + 1]
         words = tf.raw_ops.UnicodeEncode(input_values=chars, input_splits=char_splits,
                                          output_encoding="UTF-8", errors="replace")
@@ -243,18 +241,23 @@ class BasicTokenizer:
         # Source spans: a character ends where the next output character starts (so vanished
         # marks and control characters stay with the one before them), at least one further;
         # positions count from each string's start, after the added space.
-        src_end = tf.maximum(out_src + 1, _shift(out_src, -1, src_splits[-1]))
-        char_row = _bucket(src_splits[1:], kept_src, "UpperBound")
-        char_base = tf.gather(src_splits, char_row) + 1
-        return {
+        out = {
             "words": words,
             "row_splits": _bucket(word_row, tf.range(num_rows + 1), "LowerBound"),
             "lengths": char_splits[1:] - char_splits[:-1],
             "chars": chars,
             "char_splits": char_splits,
-            "char_starts": kept_src - char_base,
-            "char_ends": tf.gather(src_end, kept) - char_base,
         }
+        if with_offsets:
+            src_end = tf.maximum(out_src + 1, _shift(out_src, -1, src_splits[-1]))
+            char_base = tf.gather(src_splits, _bucket(src_splits[1:], kept_src, "UpperBound")) + 1
+            out.update(char_starts=kept_src - char_base, char_ends=tf.gather(src_end, kept) - char_base)
+        return out
+
+
+def _where(mask):
+    """Indices (int64 [R]) where a 1-D boolean mask is true."""
+    return tf.reshape(tf.where(mask), [-1])
 
 
 def _shift(x, by, fill):

@@ -92,6 +92,8 @@ from tfbert.preprocessing.unicode_tables import SENTINEL_BASE
 SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
 #: The reference's ``max_input_chars_per_word``.
 MAX_CHARS_PER_WORD = 100
+#: What ``tokenize_batch`` can return.
+ALL_KEYS = ("token_ids", "start_offsets", "end_offsets", "word_ids")
 
 
 def load_vocabulary(path):
@@ -247,11 +249,10 @@ class BertTokenizer(keras.layers.Layer):
     # -- tokenization ----------------------------------------------------------------------------
 
     @tf.autograph.experimental.do_not_convert
-    def _tokenize_batch(self, strings, max_input_chars=None, with_offsets=True):
-        """1-D tf.string [B] → dict of ragged int32 [B, None] (graph code).
+    def _tokenize_batch(self, strings, max_input_chars=None, keys=ALL_KEYS):
+        """1-D tf.string [B] → dict of ragged int32 [B, None] for ``keys`` (graph code).
 
-        Keys: ``token_ids``, ``word_ids``, and with ``with_offsets`` ``start_offsets`` and
-        ``end_offsets``.
+        Keys: ``token_ids``, ``start_offsets``, ``end_offsets``, ``word_ids``.
 
         Most strings take a short path of tensorflow-text string ops: for printable ASCII
         (plus tab and line breaks) the reference reduces to ASCII lowercasing, splitting at
@@ -262,11 +263,11 @@ class BertTokenizer(keras.layers.Layer):
         (tests/test_tokenizer.py checks it character by character). Strings holding a
         special token, a run of more than 100 non-space characters, or any other character
         take the general path (:class:`BasicTokenizer` then WordPiece on each word); so do
-        non-ASCII strings when offsets are asked for. A graph that uses only ``token_ids``
-        computes nothing else (TensorFlow prunes the rest). There is one ``tf.cond``, which
-        skips the general path when no string needs it: inside ``tf.data`` each cond costs
-        about as much as twenty small ops.
+        non-ASCII strings when offsets are asked for. There is no ``tf.cond``: inside
+        ``tf.data`` a cond around a large branch costs milliseconds per call, more than the
+        general path's ops on the (usually empty) set of rows that need it.
         """
+        with_offsets = "start_offsets" in keys or "end_offsets" in keys
         limit = self.max_input_chars
         if max_input_chars is not None:
             limit = max_input_chars if limit is None else min(limit, max_input_chars)
@@ -284,13 +285,11 @@ class BertTokenizer(keras.layers.Layer):
             short_rows = tf.gather(other_rows, _rows(in_class))
             groups.append((short_rows, self._short_batch(tf.gather(strings, short_rows), False, False)))
             general_rows = tf.concat([_rows(~easy), tf.gather(other_rows, _rows(~in_class))], 0)
-        keys = ("ids", "starts", "ends") if with_offsets else ("ids",)
-        empty = {"ids": tf.zeros([0], tf.int32), "starts": tf.zeros([0], tf.int64),
-                 "ends": tf.zeros([0], tf.int64), "row_splits": tf.zeros([1], tf.int64)}
-        general = tf.cond(tf.size(general_rows) > 0,
-                          lambda: self._general_batch(tf.gather(strings, general_rows)),
-                          lambda: empty)
-        groups.append((general_rows, {k: general[k] for k in keys + ("row_splits",)}))
+        fields = ("ids", "starts", "ends") if with_offsets else ("ids",)
+        # Run unconditionally, usually on no rows: a tf.cond around it costs more inside
+        # tf.data (several milliseconds a batch) than its ops on empty tensors.
+        general = self._general_batch(tf.gather(strings, general_rows), with_offsets)
+        groups.append((general_rows, {k: general[k] for k in fields + ("row_splits",)}))
 
         # Put the rows back in input order: one ragged gather of value positions.
         splits, offset = [], tf.constant(0, tf.int64)
@@ -306,15 +305,16 @@ class BertTokenizer(keras.layers.Layer):
             return positions.with_flat_values(tf.gather(values, positions.flat_values))
 
         token_ids = merged("ids")
-        # Word ids: a word starts at every piece that is not a "##" continuation.
-        starts_word = tf.gather(tf.constant(self._starts_word), token_ids.flat_values)
-        cumulative = tf.cumsum(starts_word)
-        before_row = tf.gather(tf.concat([[0], cumulative], 0), token_ids.row_splits[:-1])
-        word_ids = cumulative - 1 - tf.gather(before_row, token_ids.value_rowids())
-        out = {"token_ids": token_ids, "word_ids": token_ids.with_flat_values(word_ids)}
+        out = {"token_ids": token_ids}
+        if "word_ids" in keys:   # a word starts at every piece that is not a "##" continuation
+            starts_word = tf.gather(tf.constant(self._starts_word), token_ids.flat_values)
+            cumulative = tf.cumsum(starts_word)
+            before_row = tf.gather(tf.concat([[0], cumulative], 0), token_ids.row_splits[:-1])
+            word_ids = cumulative - 1 - tf.gather(before_row, token_ids.value_rowids())
+            out["word_ids"] = token_ids.with_flat_values(word_ids)
         if with_offsets:
             out.update(start_offsets=merged("starts"), end_offsets=merged("ends"))
-        return out
+        return {k: out[k] for k in keys}
 
     def _short_batch(self, strings, ascii, with_offsets):
         """The short path (see ``_tokenize_batch``): string ops, then one WordPiece op."""
@@ -330,9 +330,9 @@ class BertTokenizer(keras.layers.Layer):
         ids = self._short_wordpiece.tokenize(text)
         return {"ids": ids.flat_values, "row_splits": ids.row_splits}
 
-    def _general_batch(self, strings):
+    def _general_batch(self, strings, with_offsets=True):
         """The general path: the basic tokenizer's words, then WordPiece on each word."""
-        w = self._basic.split(strings)
+        w = self._basic.split(strings, with_offsets=with_offsets)
         lengths = w["lengths"]                                                  # [W]
         too_long = lengths > MAX_CHARS_PER_WORD
         # Special-token and over-long words: their special index, and one placeholder
@@ -345,10 +345,13 @@ class BertTokenizer(keras.layers.Layer):
         pieces_per_word = pieces.row_lengths()
         piece_ends = tf.cumsum(pieces_per_word)                                 # [W]
         piece_starts = piece_ends - pieces_per_word
-        special_words = tf.where(special >= 0)[:, 0]
+        special_words = _rows(special >= 0)
         ids = tf.tensor_scatter_nd_update(
             raw_ids, tf.gather(piece_starts, special_words)[:, None],
             tf.gather(tf.constant(self._special_ids), tf.gather(special, special_words)))
+        row_splits = tf.gather(tf.concat([[0], piece_ends], 0), w["row_splits"])
+        if not with_offsets:
+            return {"ids": ids, "row_splits": row_splits}
         # Character offsets: a one-piece word spans the word; otherwise each piece spans
         # as many normalized characters as its vocabulary entry has (without "##").
         piece_word = tf.raw_ops.UpperBound(sorted_inputs=piece_ends[None], values=tf.range(tf.size(
@@ -360,8 +363,7 @@ class BertTokenizer(keras.layers.Layer):
         first_char = tf.gather(w["char_splits"], piece_word) + offset_in_word
         starts = tf.gather(w["char_starts"], first_char)
         ends = tf.maximum(tf.gather(w["char_ends"], first_char + piece_len - 1), starts + 1)
-        return {"ids": ids, "starts": starts, "ends": ends,
-                "row_splits": tf.gather(tf.concat([[0], piece_ends], 0), w["row_splits"])}
+        return {"ids": ids, "starts": starts, "ends": ends, "row_splits": row_splits}
 
     def tokenize_batch(self, strings, max_input_chars=None, keys=None):
         """Tokenize a 1-D tf.string tensor [B]; eagerly through one compiled graph per key set.
@@ -371,16 +373,16 @@ class BertTokenizer(keras.layers.Layer):
         docstring) and ``word_ids`` (index of the basic-tokenizer word a piece
         comes from, counted per string), or only those named in ``keys``.
         """
-        keys = tuple(keys or ("token_ids", "start_offsets", "end_offsets", "word_ids"))
-        with_offsets = "start_offsets" in keys or "end_offsets" in keys
+        keys = tuple(keys or ALL_KEYS)
+        unknown = [k for k in keys if k not in ALL_KEYS]
+        if unknown:
+            raise ValueError(f"Unknown output keys {unknown}; choose from {ALL_KEYS}.")
         if not tf.executing_eagerly():
-            out = self._tokenize_batch(strings, max_input_chars, with_offsets)
-            return {k: out[k] for k in keys}
+            return self._tokenize_batch(strings, max_input_chars, keys)
         cache_key = (max_input_chars, keys)
         if cache_key not in self._eager_fns:
             def fn(s):
-                out = self._tokenize_batch(s, max_input_chars, with_offsets)
-                return {k: out[k] for k in keys}
+                return self._tokenize_batch(s, max_input_chars, keys)
             self._eager_fns[cache_key] = tf.function(
                 fn, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         return self._eager_fns[cache_key](strings)
