@@ -13,6 +13,9 @@ Tasks:
   squad  SQuAD v1.1 extractive QA on dev articles 0-37: train on articles
          0-29, report official EM/F1 on the held-out articles 30-37.
 
+  sst2, rotten_tomatoes, mrpc, chnsenticorp   sentence (pair) classification;
+         see benchmarks/classification_tasks.py for data and splits.
+
 Run (2 CPU cores, one task at a time):
   python benchmarks/finetune.py ner
   python benchmarks/finetune.py squad
@@ -106,7 +109,9 @@ def fit(model, dataset, args, steps_per_epoch, timer):
 
 
 def write_result(args, task, result):
-    result = {"task": task, "command": "python benchmarks/finetune.py " + " ".join(sys.argv[1:]), **result}
+    result = {"task": task, "command": "python benchmarks/finetune.py " + " ".join(sys.argv[1:]), **result,
+              "process_cpu_seconds": round(time.process_time(), 1),
+              "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
     text = json.dumps(result, indent=2, sort_keys=False)
     print(text)
     if not args.no_save:
@@ -307,6 +312,11 @@ TASKS = {
     "ner": (run_ner, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=2)),
     "squad": (run_squad, dict(seq_len=256, batch_size=16, learning_rate=1e-4, epochs=1)),
 }
+
+# Classification (sst2, rotten_tomatoes, mrpc, chnsenticorp): benchmarks/classification_tasks.py.
+from benchmarks.classification_tasks import CLASSIFICATION_TASKS  # noqa: E402  (repo root is on sys.path)
+
+TASKS.update(CLASSIFICATION_TASKS)
 
 
 def vars_for_json(args):
