@@ -196,6 +196,21 @@ def test_offsets_map_back_to_the_source_on_real_text(tokenizers):
     assert checked > 500
 
 
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_every_path_with_empty_groups(lowercase):
+    """Batches where the ASCII, Unicode or general path gets no rows (tf-text ops crash on some empties)."""
+    tok = BertTokenizer(SMALL + ["é", "e"], lowercase=lowercase)
+    graph = tf.function(lambda s: tok(s).to_tensor(-1), input_signature=[tf.TensorSpec([None], tf.string)])
+    e = 24 if lowercase else 23
+    for batch, expected in [([], []), (["the"], [[5]]), (["é"], [[e]]), (["the\x00"], [[5]]),
+                            (["é", "the\x00"], [[e], [5]]), (["the", "[MASK]"], [[5], [4]])]:
+        strings = tf.constant(batch, tf.string)
+        assert tok(strings).to_list() == expected
+        assert tok.tokenize_with_offsets(strings)[1].to_list() == [[0]] * len(batch)
+        assert graph(strings).numpy().tolist() == expected
+        assert [r.to_list() for r in tf.data.Dataset.from_tensors(strings).map(tok)] == [expected]
+
+
 def test_word_ids_and_scalar_input(small):
     tok = small
     out = tok.tokenize_batch(tf.constant(["unaffable cafe", ""]))

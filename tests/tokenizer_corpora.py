@@ -38,6 +38,51 @@ def chnsenticorp_texts(paths):
     return texts
 
 
+def extra_corpora(shared_data):
+    """More real text for the parity check of benchmarks/tokenizer_parity.py (name -> texts)."""
+    import json
+    out = {}
+    with open(os.path.join(shared_data, "sst2", "train.tsv"), encoding="utf-8", newline="") as f:
+        out["sst2"] = [line.rstrip("\n").rsplit("\t", 1)[0] for line in f][1:]
+    with open(os.path.join(shared_data, "mrpc", "train.tsv"), encoding="utf-8-sig", newline="") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    out["mrpc"] = [r[3] for r in rows] + [r[4] for r in rows]
+    sentences, words = [], []
+    with open(os.path.join(shared_data, "conll2003", "train.txt"), encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("-DOCSTART-"):
+                if words:
+                    sentences.append(" ".join(words))
+                    words = []
+            else:
+                words.append(line.split(" ")[0])
+    out["conll2003"] = sentences
+    with open(os.path.join(shared_data, "squad", "squad-v1.1-dev-articles-00-37.json"), encoding="utf-8") as f:
+        squad = json.load(f)["data"]
+    paragraphs = [p for article in squad for p in article["paragraphs"]]
+    out["squad"] = [p["context"] for p in paragraphs] + [q["question"] for p in paragraphs for q in p["qas"]]
+    path = os.path.join(shared_data, "enwiki", "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+    with bz2.open(path, "rt", encoding="utf-8") as f:
+        out["enwiki_lines"] = [line for line in f.read().split("\n") if line.strip()]
+    return out
+
+
+def fuzz_texts(count=40000, seed=1):
+    """Random strings over all of Unicode plus characters the reference treats specially."""
+    import random
+    import unicodedata
+    rng = random.Random(seed)
+    pool = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and (
+        unicodedata.category(chr(c))[0] in "LMNPSZ" or c < 0x100 or unicodedata.category(chr(c)) in ("Cf", "Co", "Cn"))]
+    common = list("abcABC ΣσΑİıß…é\u0301\u0345,.[]MASKSEP \t\n中文한국日本語😀\u200b\x00\ufffd") + ["[MASK]", "[SEP]", "[UNK]"]
+    texts = []
+    for _ in range(count):
+        n = rng.randint(0, 30)
+        texts.append("".join(rng.choice(pool) if rng.random() < 0.4 else rng.choice(common) for _ in range(n)))
+    return texts
+
+
 def ids_digest(ids):
     """4 bytes of the sha256 of one sentence's ids, as an unsigned 32-bit integer."""
     return int.from_bytes(hashlib.sha256(",".join(str(int(i)) for i in ids).encode()).digest()[:4], "little")
