@@ -157,7 +157,7 @@ def main(argv=None):
     rates = {name: len(texts) / sum(times) for name, times in seconds.items()}
     ours = rates["tfbert SavedModel (dynamic padding)"]
     result = {
-        "command": "python benchmarks/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["python benchmarks/serving.py"] + list(argv if argv is not None else sys.argv[1:])),
         "what": "end-to-end raw-text classification throughput, batch %d, sentences/s" % args.batch,
         "texts": {"source": os.path.relpath(os.path.abspath(args.data), REPO), "count": len(texts),
                   "split": "movie-grouped test split first (tfbert.data.rotten_tomatoes.movie_split)",
