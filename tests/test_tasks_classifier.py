@@ -82,3 +82,31 @@ def test_keras_round_trip(tmp_path):
     assert isinstance(loaded.optimizer, BertAdamW)
     assert loaded.optimizer.no_decay_patterns == model.optimizer.no_decay_patterns
     loaded.fit(x, np.array([0, 1]), epochs=1, verbose=0)   # the restored compile state trains
+
+
+def tiny_preprocessor(sequence_length=None):
+    from tfbert.preprocessing import BertPreprocessor, BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "good", "bad", "film", "plot", "great", "dull"]
+    return BertPreprocessor(BertTokenizer(vocab), sequence_length=sequence_length, max_sequence_length=32)
+
+
+def test_predict_text_singles_and_pairs_learns_raw_text():
+    model = make(2, label_names=["neg", "pos"], preprocessor=tiny_preprocessor())
+    texts = ["a good film", "a bad film", "great plot", "dull plot"]
+    x = {k: np.asarray(v) for k, v in model.preprocessor(texts).items()}
+    check_overfits(model, x, np.array([1, 0, 1, 0]), steps=60, learning_rate=5e-3, factor=0.2)
+    assert [o["label"] for o in model.predict_text(texts, batch_size=3)] == ["pos", "neg", "pos", "neg"]
+    pairs = model.predict_text(["a film", "a plot"], text_pairs=["good", "bad"])
+    assert len(pairs) == 2 and all(set(p["probabilities"]) == {"neg", "pos"} for p in pairs)
+    with pytest.raises(ValueError, match="2 texts but 1 text_pairs"):
+        model.predict_text(["a", "b"], text_pairs=["c"])
+
+
+def test_keras_round_trip_keeps_the_preprocessor(tmp_path):
+    model = make(2, preprocessor=tiny_preprocessor(sequence_length=8))
+    x = {k: np.asarray(v) for k, v in model.preprocessor(["a good film"]).items()}
+    loaded = check_keras_round_trip(model, x, tmp_path)
+    assert loaded.preprocessor.sequence_length == 8
+    assert loaded.preprocessor.tokenizer.vocabulary == model.preprocessor.tokenizer.vocabulary
+    assert loaded.predict_text(["a good film"]) == model.predict_text(["a good film"])
