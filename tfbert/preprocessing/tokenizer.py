@@ -48,6 +48,14 @@ of rank 2 or more raise ``ValueError``. A scalar string gives a 1-D tensor of
 ids; a batch [B] gives a ``tf.RaggedTensor`` [B, None]. Long input is linear
 in time; ``max_input_chars`` keeps only the first code points of each string.
 
+Speed: most strings take a short path of tensorflow-text string ops (ICU
+lowercasing, NFD, ``FastWordpieceTokenizer`` end to end), allowed only for
+characters where it was checked to agree with the exact path
+(``tests/test_tokenizer.py`` checks every such character on the machine it
+runs on); the rest take the exact table-driven path. The first tokenizer of a
+process builds the character tables (about 0.7 s); each new input kind traces
+one graph on its first eager call.
+
 Known divergences from the reference (none is reached by the test sets):
 
 - the table is computed by the running Python; if the reference runs another
