@@ -375,7 +375,6 @@ def _saved_model_cli():
 @pytest.mark.parametrize("task, exprs, key", [
     ("classifier", 'text=["a great movie"]', "label"),
     ("question_answerer", 'question=["who wrote code?"];context=["Ada wrote code in London."]', "answer"),
-    ("token_classifier", 'text=["Ada Lovelace was born in London."]', "entity_texts"),
 ])
 def test_saved_model_cli_answers_raw_strings(exported, task, exprs, key):
     cli = _saved_model_cli()
