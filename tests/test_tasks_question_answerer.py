@@ -132,3 +132,19 @@ def test_keras_round_trip(tokenizer, tmp_path):
     f = encode_qa(tokenizer, ["Who?"], ["Ada wrote."], sequence_length=16, doc_stride=4)
     loaded = check_keras_round_trip(model, f.inputs, tmp_path)
     assert (loaded.doc_stride, loaded.max_answer_length) == (16, 7)
+
+
+def test_mixed_bfloat16_keeps_float32_logits_and_trains_under_xla(tokenizer):
+    import keras
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = BertQuestionAnswerer(BERT(BertConfig(**ONE_LAYER)))
+    f = encode_qa(tokenizer, ["Who?", "Where?"], ["Ada wrote.", "In London."], sequence_length=12, doc_stride=4,
+                  answers=[("Ada", 0), ("London", 3)])
+    out = model(f.inputs)
+    real = f.inputs["padding_mask"] > 0
+    assert out["start_logits"].dtype == "float32" and np.all(np.isfinite(np.asarray(out["end_logits"])[real]))
+    model.compile(jit_compile=True)
+    history = model.fit(f.inputs, {"start_logits": f.start_positions, "end_logits": f.end_positions}, epochs=1,
+                        verbose=0)
+    assert np.isfinite(history.history["loss"][0])
