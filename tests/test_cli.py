@@ -268,7 +268,7 @@ def corpus(tmp_path_factory):
 
 def test_pretrain_from_scratch_then_resume_with_more_steps(capsys, tmp_path, corpus):
     run_dir = tmp_path / "pt"
-    argv = ["pretrain", "--data", corpus, "--config", "tiny", "--vocab-size", "60", "-o", str(run_dir),
+    argv = ["pretrain", "--corpus", corpus, "--config", "tiny", "--vocab-size", "60", "-o", str(run_dir),
             "--steps", "2", "--batch-size", "4", "--max-seq-len", "24", "--max-predictions", "3"]
     code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
@@ -288,7 +288,7 @@ def test_pretrain_from_scratch_then_resume_with_more_steps(capsys, tmp_path, cor
 
 
 def test_pretrain_missing_corpus(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "pretrain", "--data", str(tmp_path / "none.txt"), "-o", str(tmp_path / "pt"))
+    code, _, err = run_cli(capsys, "pretrain", "--corpus", str(tmp_path / "none.txt"), "-o", str(tmp_path / "pt"))
     assert code == 1
     assert_one_line_error(err, "corpus file not found")
     assert not (tmp_path / "pt").exists()
@@ -359,3 +359,28 @@ def test_predict_needs_text(capsys, tmp_path, monkeypatch):
     code, _, err = run_cli(capsys, "predict", str(tmp_path))
     assert code == 1
     assert_one_line_error(err, "standard input held no text")
+
+
+def test_finetune_ner_on_a_conll_file_then_evaluate_export_predict(capsys, tmp_path, tiny_preset):
+    sentences = [("a good film", "O B-MISC I-MISC"), ("great fun", "B-PER O"), ("dull plot", "O B-LOC"),
+                 ("an awful movie", "O O B-MISC")] * 10
+    conll = tmp_path / "train.conll"
+    conll.write_text("-DOCSTART- -X- -X- O\n\n" + "\n".join(
+        "".join(f"{w} NN O {t}\n" for w, t in zip(words.split(), tags.split())) for words, tags in sentences))
+    run_dir = tmp_path / "ner"
+    code, out, err = run_cli(capsys, "finetune", "--task", "ner", "--preset", tiny_preset, "--data", str(conll),
+                             "-o", str(run_dir), "--epochs", "1", "--batch-size", "8", "--max-seq-len", "16")
+    assert code == 0, err
+    assert "for ner on" in out
+    code, out, err = run_cli(capsys, "evaluate", str(run_dir))
+    assert code == 0, err
+    result = json.loads((run_dir / "metrics.json").read_text())["evaluate_test"]
+    assert result["examples"] == 4 and 0.0 <= result["f1"] <= 1.0
+    assert f"test: entity F1 {result['f1']:.4f}" in out
+    code, out, err = run_cli(capsys, "export", str(run_dir), "--export-dir", str(tmp_path / "exported"))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "predict", str(tmp_path / "exported"), "a good film", "--json")
+    assert code == 0, err
+    served = json.loads(out)
+    assert served["text"] == "a good film" and served["words"] == ["a", "good", "film"]
+    assert len(served["tags"]) == 3

@@ -558,7 +558,106 @@ def classification_batches(data, model, batch_size, shuffle_seed=None):
 # ---------------------------------------------------------------------------
 # finetune
 # ---------------------------------------------------------------------------
-TASKS = ("classification",)
+class ClassificationTask:
+    """``--task classification``: texts or text pairs -> one label (``BertClassifier``)."""
+
+    name = "classification"
+
+    def splits(self, settings):
+        return classification_splits(settings["data"], settings["text_column"], settings["label_column"],
+                                     settings["text_pair_column"])
+
+    def sample(self, data, n, seed):
+        return data.sample(n, seed=seed)
+
+    def describe(self, data):
+        return ", ".join(f"{k} {v}" for k, v in data.label_counts().items())
+
+    def build(self, settings, train):
+        from tfbert.tasks import BertClassifier
+
+        return BertClassifier.from_preset(settings["preset"], num_classes=train.num_classes,
+                                          label_names=list(train.class_names), sequence_length=settings["max_seq_len"])
+
+    def batches(self, data, model, batch_size, shuffle_seed=None):
+        return classification_batches(data, model, batch_size, shuffle_seed)
+
+    def evaluate(self, model, data, batch_size):
+        from tfbert import plots
+
+        predictions, labels = predict_labels(model, self.batches(data, model, batch_size), len(data))
+        matrix = plots.confusion_matrix(labels, predictions, model.num_classes)
+        return {"accuracy": float(np.mean(predictions == labels)), "examples": int(len(labels)),
+                "label_names": list(model.class_names), "confusion_matrix": matrix}
+
+
+class TaggingTask:
+    """``--task ner``: words -> one tag per word, CoNLL files (``BertTokenClassifier``)."""
+
+    name = "ner"
+
+    def splits(self, settings):
+        from tfbert.data.conll import read_conll
+
+        data = settings["data"]
+        if data == "conll2003":
+            from tfbert.data import load_tfds
+
+            try:
+                train, test = load_tfds(data, "train"), load_tfds(data, "validation")
+            except ConnectionError as e:
+                raise ConnectionError(f"{_one_line(e, hint=False).split('. Offline')[0]}. Use a local CoNLL "
+                                      "file (word ... tag per line, blank line between sentences).") from e
+            rest = train
+        elif os.path.isfile(data):
+            rest, test = _random_sentences(read_conll(data), TEST_FRACTION, seed=0)
+        else:
+            raise FileNotFoundError(f"NER data file not found: {data}. Give a CoNLL file (word ... tag per line, "
+                                    "blank line between sentences) or the tfds name conll2003.")
+        train, validation = _random_sentences(rest, VALIDATION_FRACTION, seed=1)
+        return {"train": train, "validation": validation, "test": test}
+
+    def sample(self, data, n, seed):
+        return data if n is None or n >= len(data) else _random_sentences(data, n / len(data), seed)[1]
+
+    def describe(self, data):
+        from tfbert.data.conll import tag_names
+
+        return f"{len(tag_names(data))} tags"
+
+    def build(self, settings, train):
+        from tfbert.data.conll import tag_names
+        from tfbert.tasks import BertTokenClassifier
+
+        return BertTokenClassifier.from_preset(settings["preset"], label_names=tag_names(train),
+                                               sequence_length=settings["max_seq_len"])
+
+    def batches(self, data, model, batch_size, shuffle_seed=None):
+        from tfbert.data.ner import encode_words, token_classification_dataset
+
+        tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
+        features = encode_words(tokenizer, [s.words for s in data],
+                                sequence_length=getattr(model.preprocessor, "sequence_length", None) or 128,
+                                tags=[s.tags for s in data], label_names=model.label_names,
+                                origins=[s.origin for s in data])
+        return token_classification_dataset(features, batch_size, shuffle=shuffle_seed is not None,
+                                            seed=shuffle_seed or 0)
+
+    def evaluate(self, model, data, batch_size):
+        from tfbert.metrics.conlleval import evaluate
+
+        scores = evaluate([s.tags for s in data], model.predict_words([s.words for s in data], batch_size=batch_size))
+        return {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
+                "accuracy": scores["accuracy"], "examples": len(data), "label_names": list(model.label_names)}
+
+
+def _random_sentences(sentences, fraction, seed):
+    """(rest, held) lists: a seeded random ``fraction`` of the sentences held out, order kept."""
+    held = set(np.random.default_rng(seed).permutation(len(sentences))[:int(round(fraction * len(sentences)))])
+    return ([s for i, s in enumerate(sentences) if i not in held], [s for i, s in enumerate(sentences) if i in held])
+
+
+TASKS = {task.name: task for task in (ClassificationTask(), TaggingTask())}
 FINETUNE_DEFAULTS = dict(
     task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
     learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
@@ -582,7 +681,9 @@ def _register_finetune(subparsers):
          "tfbert finetune --data reviews.csv --text-column review --label-column stars -o runs/reviews",
          "tfbert finetune -o runs/rt --resume --epochs 4"],
     )
-    p.add_argument("--task", choices=TASKS, help=f"what to fine-tune for (default: {d['task']})")
+    p.add_argument("--task", choices=tuple(TASKS), help="classification: a label per text or text pair (DATA as "
+                   "above); ner: a tag per word, DATA a CoNLL file or the tfds name conll2003 "
+                   f"(default: {d['task']})")
     add_option(p, "preset", help=with_default("preset", d["preset"]))
     add_option(p, "data", help=OPTIONS["data"][1]["help"] + " (required, except with --resume)")
     add_option(p, "output_dir")
@@ -614,22 +715,22 @@ def _cmd_finetune(args):
     run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_finetune)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
-    train = splits["train"].sample(settings["max_examples"], seed=settings["seed"])
-    model = _classifier_from_preset(settings, train)
+    task = TASKS[settings["task"]]
+    train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
+    model = task.build(settings, train)
     epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
     model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
-    print(f"fine-tuning {settings['preset']} on {len(train)} {settings['data']} examples "
-          f"({', '.join(f'{k} {v}' for k, v in train.label_counts().items())}); {len(splits['validation'])} "
-          f"for validation; {epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
-    train_ds = classification_batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
+    print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} examples "
+          f"({task.describe(train)}); {len(splits['validation'])} for validation; {epochs} epoch(s) of "
+          f"{steps_per_epoch} steps, batch size {settings['batch_size']}")
+    train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
     fit_resumable(
         model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-        save_every=CHECKPOINT_EVERY,
-        validation_data=classification_batches(splits["validation"], model, settings["batch_size"]),
+        save_every=CHECKPOINT_EVERY, validation_data=task.batches(splits["validation"], model, settings["batch_size"]),
         callbacks=callbacks_for(run), verbose=_progress_verbosity(),
     )
     save_keras(model, run.file(MODEL_FILE))
-    run.update_record(model=MODEL_FILE, label_names=list(model.class_names), finished=True)
+    run.update_record(model=MODEL_FILE, finished=True)
     final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
     run.update_metrics(final=final, train_examples=len(train), epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
@@ -644,19 +745,9 @@ def _check_finetune(settings):
 
     if settings["data"] is None:
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
-    splits = classification_splits(settings["data"], settings["text_column"], settings["label_column"],
-                                   settings["text_pair_column"])
+    splits = TASKS[settings["task"]].splits(settings)
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
     return splits
-
-
-def _classifier_from_preset(settings, train):
-    from tfbert.tasks import BertClassifier
-
-    return BertClassifier.from_preset(
-        settings["preset"], num_classes=train.num_classes, label_names=list(train.class_names),
-        sequence_length=settings["max_seq_len"],
-    )
 
 
 def callbacks_for(run):
@@ -709,12 +800,13 @@ def _register_pretrain(subparsers):
         "epoch. The run directory gets model.keras, the backbone as a keras-hub preset in preset/ (fine-tune "
         "it with `tfbert finetune --preset RUN_DIR/preset`), metrics.json, TensorBoard logs, plots and "
         "checkpoints that --resume continues from.",
-        ["tfbert pretrain --data corpus.txt --config mini -o runs/pt --steps 2000",
-         "tfbert pretrain --data enwiki.xml.bz2 --preset minilm_l6_en_uncased -o runs/minilm_wiki --epochs 1",
+        ["tfbert pretrain --corpus corpus.txt --config mini -o runs/pt --steps 2000",
+         "tfbert pretrain --corpus enwiki.xml.bz2 --preset minilm_l6_en_uncased -o runs/minilm_wiki --epochs 1",
          "tfbert pretrain -o runs/pt --resume"],
     )
-    add_option(p, "data", help="pretraining corpus: a text file of documents separated by blank lines, or a "
-                               "MediaWiki XML dump (.xml, .xml.bz2) (required, except with --resume)")
+    p.add_argument("--corpus", dest="data", metavar="FILE",
+                   help="pretraining text: a file of documents separated by blank lines, or a MediaWiki XML dump "
+                        "(.xml, .xml.bz2) (required, except with --resume)")
     add_option(p, "output_dir")
     start = p.add_mutually_exclusive_group()
     add_option(start, "preset", help=OPTIONS["preset"][1]["help"] + "; continue pretraining it")
@@ -766,7 +858,7 @@ def _check_pretrain(settings):
     from tfbert.config import SIZES
 
     if settings["data"] is None:
-        raise UsageError("pretrain needs --data (see `tfbert pretrain --help`)")
+        raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
     if settings["preset"] is None and settings["config"] not in SIZES:
         raise UsageError(f"--config must be one of {', '.join(SIZES)}, got {settings['config']!r} "
                          "(see `tfbert pretrain --help`)")
@@ -838,8 +930,9 @@ def _cmd_pretrain(args):
 def _register_evaluate(subparsers):
     p = _subcommand(
         subparsers, "evaluate", _cmd_evaluate, "Evaluate a fine-tuned run on its held-out split",
-        "Loads RUN_DIR/model.keras, predicts the split, prints accuracy and writes it with the confusion "
-        "matrix into RUN_DIR/metrics.json and RUN_DIR/plots/confusion_matrix_<split>.png.",
+        "Loads RUN_DIR/model.keras and scores the split: classifiers get accuracy and a confusion matrix "
+        "(also RUN_DIR/plots/confusion_matrix_<split>.png), ner runs conlleval's entity precision, recall and "
+        "F1. The result goes into RUN_DIR/metrics.json under evaluate_<split>.",
         ["tfbert evaluate runs/rt", "tfbert evaluate runs/rt --split validation",
          "tfbert evaluate runs/reviews --data other_reviews.csv"],
     )
@@ -868,33 +961,38 @@ def _cmd_evaluate(args):
     from tfbert.runs import RunDirectory
 
     run = RunDirectory(args.run)
-    settings = run.settings
+    settings = {**FINETUNE_DEFAULTS, **run.settings}
+    if run.command != "finetune":
+        raise ValueError(f"{args.run} holds a `tfbert {run.command}` run; evaluate takes a `tfbert finetune` run.")
+    task = TASKS[settings["task"]]
     model = _load_keras(_run_model_path(args.run))
     split = args.split or "test"
-    if args.data and os.path.isfile(args.data):
+    if args.data and os.path.isfile(args.data) and task.name == "classification":
         from tfbert import data as tfdata
 
-        columns = _columns(args.data, settings.get("text_column"), settings.get("label_column"),
-                           settings.get("text_pair_column"))
+        columns = _columns(args.data, settings["text_column"], settings["label_column"], settings["text_pair_column"])
         examples = tfdata.read_text_table(args.data, *columns, label_names=list(model.class_names))
         split = os.path.basename(args.data)
+    elif args.data and os.path.isfile(args.data):
+        from tfbert.data.conll import read_conll
+
+        examples, split = read_conll(args.data), os.path.basename(args.data)
     else:
-        examples = classification_splits(args.data or settings["data"], settings.get("text_column"),
-                                         settings.get("label_column"), settings.get("text_pair_column"))[split]
-    batch_size = args.batch_size or settings.get("batch_size", 32)
-    predictions, labels = predict_labels(model, classification_batches(examples, model, batch_size), len(examples))
-    accuracy = float(np.mean(predictions == labels))
-    matrix = plots.confusion_matrix(labels, predictions, model.num_classes)
-    names = list(model.class_names)
-    result = {"accuracy": accuracy, "examples": int(len(labels)), "data": args.data or settings["data"],
-              "label_names": names, "confusion_matrix": matrix}
+        examples = task.splits({**settings, "data": args.data or settings["data"]})[split]
+    result = task.evaluate(model, examples, args.batch_size or settings["batch_size"])
+    result["data"] = args.data or settings["data"]
     run.update_metrics(**{f"evaluate_{split}": result})
+    if task.name != "classification":
+        print(f"{split}: entity F1 {result['f1']:.4f} (precision {result['precision']:.4f}, recall "
+              f"{result['recall']:.4f}; tag accuracy {result['accuracy']:.4f}) on {result['examples']} sentences")
+        return 0
+    accuracy, matrix, names = result["accuracy"], result["confusion_matrix"], result["label_names"]
     if plots.plots_available():
         plots.plot_confusion_matrix(matrix, names, os.path.join(run.plots_dir, f"confusion_matrix_{split}.png"),
                                     title=f"{run.name}: {split} (accuracy {accuracy:.3f})")
     else:
         notice(f"matplotlib is not installed: skipping plots ({plots.INSTALL_HINT})")
-    print(f"{split} accuracy: {accuracy:.4f} ({int((predictions == labels).sum())}/{len(labels)} correct)")
+    print(f"{split} accuracy: {accuracy:.4f} ({int(np.trace(matrix))}/{result['examples']} correct)")
     print("confusion matrix (rows: true, columns: predicted; " + ", ".join(names) + "):")
     for name, row in zip(names, matrix):
         print(f"  {name:>12}: " + " ".join(f"{v:6d}" for v in row))
