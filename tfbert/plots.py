@@ -67,6 +67,8 @@ def _save(fig, path):
 def plot_history(history, path, title="Training curves"):
     """One panel per metric (``loss``, ``accuracy``, ...), train and ``val_`` curves by epoch."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     names = [k for k in history if not k.startswith("val_") and k not in ("learning_rate", "lr")]
     names += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
     if not names:
@@ -79,6 +81,7 @@ def plot_history(history, path, title="Training curves"):
                 ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
