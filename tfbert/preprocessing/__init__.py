@@ -2,7 +2,8 @@
 
 ``BertTokenizer`` (``tokenizer.py``) reproduces the reference WordPiece
 tokenizer; ``BertPreprocessor`` (``packer.py``) packs ``[CLS] a [SEP] b [SEP]``
-into the model's input dict; ``bucketing.py`` batches examples of similar length.
+into the model's input dict; ``bucketing.py`` batches examples of similar length;
+``vocabulary.py`` learns WordPiece vocabularies.
 """
 
 from tfbert.preprocessing.packer import BertPreprocessor
