@@ -384,3 +384,42 @@ def test_finetune_ner_on_a_conll_file_then_evaluate_export_predict(capsys, tmp_p
     served = json.loads(out)
     assert served["text"] == "a good film" and served["words"] == ["a", "good", "film"]
     assert len(served["tags"]) == 3
+
+
+# ---- convert, presets ---------------------------------------------------------------------------
+def test_convert_round_trip_through_every_format(capsys, tmp_path, tiny_preset):
+    source = tfbert.BERT.from_preset(tiny_preset)
+    steps = [(tiny_preset, str(tmp_path / "m.keras"), []),
+             (str(tmp_path / "m.keras"), str(tmp_path / "tf1" / "bert_model.ckpt"), ["--to", "google", "--vocab",
+                                                                                    os.path.join(tiny_preset, "vocab.txt")]),
+             (str(tmp_path / "tf1" / "bert_model.ckpt"), str(tmp_path / "kh"), ["--to", "keras_hub", "--casing", "uncased"]),
+             (str(tmp_path / "kh"), str(tmp_path / "hf"), ["--to", "huggingface"])]
+    for src, dest, extra in steps:
+        code, out, err = run_cli(capsys, "convert", src, dest, *extra)
+        assert code == 0, err
+        assert out.startswith(f"wrote {dest}")
+    back = tfbert.BERT.from_preset(str(tmp_path / "hf"))
+    for a, b in zip(source.weights, back.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (tmp_path / "hf" / "vocab.txt").read_text() == open(os.path.join(tiny_preset, "vocab.txt")).read()
+
+
+def test_convert_refuses_to_overwrite_and_needs_a_format(capsys, tmp_path, tiny_preset):
+    (tmp_path / "m.keras").write_text("x")
+    code, _, err = run_cli(capsys, "convert", tiny_preset, str(tmp_path / "m.keras"))
+    assert code == 1
+    assert_one_line_error(err, "already exists", "--overwrite")
+    code, _, err = run_cli(capsys, "convert", tiny_preset, str(tmp_path / "out"))
+    assert code == 2
+    assert_one_line_error(err, "give --to")
+
+
+def test_presets_lists_the_offline_preset_and_its_cache_state(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFBERT_HOME", str(tmp_path / "empty"))
+    code, out, _ = run_cli(capsys, "presets", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["minilm_l6_en_uncased"]["cached"] is False and "bert_base_en_uncased" in rows
+    code, out, _ = run_cli(capsys, "presets")
+    assert code == 0 and out.splitlines()[0].split() == ["NAME", "CACHED", "FORMAT", "SOURCE"]
+    assert any(line.split()[:2] == ["minilm_l6_en_uncased", "no"] for line in out.splitlines())
