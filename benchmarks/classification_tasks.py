@@ -215,6 +215,5 @@ CLASSIFICATION_TASKS = {
     "sst2": (run_sst2, dict(seq_len=64, batch_size=32, learning_rate=1e-4, epochs=1, max_train=20000)),
     "rotten_tomatoes": (run_rotten_tomatoes, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=2)),
     "mrpc": (run_mrpc, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=3)),
-    "chnsenticorp": (run_chnsenticorp, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=1,
-                                            max_train=4000)),
+    "chnsenticorp": (run_chnsenticorp, dict(seq_len=128, batch_size=32, learning_rate=1e-4, epochs=2)),
 }
