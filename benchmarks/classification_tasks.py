@@ -2,8 +2,9 @@
 
 Each task fine-tunes ``BertClassifier.from_preset(preset)`` (MiniLM by default)
 with ``model.fit`` on a ``tfbert.data.pipeline.classification_dataset``
-(per-example tokenization in ``map``, length bucketing, padding to a multiple
-of 8, seeded shuffling) and scores a split it never trained on:
+(seeded shuffling, length buckets, the model's ``BertPreprocessor`` mapped
+over each batch with padding to a multiple of 8; AdamW with warmup from
+``compile``) and scores a split it never trained on:
 
   sst2             GLUE SST-2 train.tsv. Held out: 12% of its whole sentences
                    (rows that are part of no other row), and every phrase of
