@@ -267,10 +267,12 @@ def corpus(tmp_path_factory):
 def test_pretrain_from_scratch_then_resume_with_more_steps(capsys, tmp_path, corpus):
     run_dir = tmp_path / "pt"
     argv = ["pretrain", "--corpus", corpus, "--config", "tiny", "--vocab-size", "60", "-o", str(run_dir),
-            "--steps", "2", "--batch-size", "4", "--max-seq-len", "24", "--max-predictions", "3"]
+            "--steps", "2", "--batch-size", "4", "--max-seq-len", "24", "--max-predictions", "3",
+            "--random-document-weighting", "uniform"]
     code, out, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert "pretraining on" in out
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["random_document_weighting"] == "uniform"
     for name in ("model.keras", "metrics.json", "run.json", "vocab.txt", "preset"):
         assert (run_dir / name).exists(), name
     assert os.listdir(run_dir / "logs" / "train")

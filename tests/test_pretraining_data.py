@@ -58,6 +58,39 @@ def test_packing_layout_and_nsp_pairs():
     assert abs(labels.mean() - 0.5) < 0.06, labels.mean()
 
 
+def _label_given_b_document_accuracy(inst):
+    """Accuracy of guessing the NSP label from B's document alone (the best guess per document)."""
+    labels, docs = inst["next_sentence_label"], inst["document_b"]
+    return sum(max(np.sum(labels[docs == d] == 0), np.sum(labels[docs == d] == 1))
+               for d in np.unique(docs)) / len(labels)
+
+
+@pytest.mark.parametrize("weighting", ["length", "uniform"])
+def test_random_b_documents_follow_the_weighting(weighting):
+    # 4 long documents and 36 short ones: short documents give few continuations.
+    docs = numbered_corpus(num_docs=4, sentences=(150, 160)) + numbered_corpus(num_docs=36, seed=1, sentences=(2, 4))
+    docs = [[[t + 10000 * 40 * (i >= 4) for t in s] for s in doc] for i, doc in enumerate(docs)]
+    inst = create_instances(docs, cls_id=CLS, sep_id=SEP, max_seq_length=32, short_seq_prob=0.0, seed=0,
+                            dupe_factor=3, random_document_weighting=weighting)
+    labels = inst["next_sentence_label"]
+    random_b = inst["document_b"][labels == 1]
+    assert np.all(random_b != inst["document_a"][labels == 1])
+    tokens = np.array([sum(len(s) for s in doc) for doc in docs], float)
+    share_long = np.isin(random_b, np.arange(4)).mean()
+    majority = max(labels.mean(), 1 - labels.mean())
+    if weighting == "length":  # random Bs land where the text is: the long documents hold most of it
+        assert abs(share_long - tokens[:4].sum() / tokens.sum()) < 0.08, share_long
+        assert _label_given_b_document_accuracy(inst) < majority + 0.06  # B's document tells nothing
+    else:  # google-research: every document alike, 4 of 40 are long
+        assert abs(share_long - 4 / 40) < 0.05, share_long
+        assert _label_given_b_document_accuracy(inst) > majority + 0.15  # B's document gives the label away
+
+
+def test_random_document_weighting_is_checked():
+    with pytest.raises(ValueError, match="random_document_weighting must be one of"):
+        create_instances([[[5]], [[6]]], cls_id=CLS, sep_id=SEP, random_document_weighting="tokens")
+
+
 def test_documents_longer_than_a_sequence_and_sentences_longer_than_one():
     docs = [[list(range(100, 300))], [list(range(1000, 1010)), list(range(2000, 2010))]]  # a 200-token sentence
     inst = create_instances(docs, cls_id=CLS, sep_id=SEP, max_seq_length=16, seed=0, dupe_factor=3)

@@ -783,10 +783,10 @@ def write_history_plot(run):
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    steps_per_epoch=None,
+    random_document_weighting="length", steps_per_epoch=None,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "seed", "policy")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
 PRESET_DIR = "preset"
 
 
@@ -828,6 +828,10 @@ def _register_pretrain(subparsers):
                    help=f"masked positions per sequence (default: {d['max_predictions']})")
     p.add_argument("--dupe-factor", type=positive_int, metavar="N",
                    help=f"passes over the corpus with new sentence pairs (default: {d['dupe_factor']})")
+    p.add_argument("--random-document-weighting", choices=("length", "uniform"),
+                   help="how the document of a random next-sentence B is drawn: in proportion to its length, "
+                        "or every document alike as google-research does (on a small corpus 'uniform' lets B's "
+                        f"document give the NSP label away) (default: {d['random_document_weighting']})")
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
                                     "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
@@ -902,7 +906,8 @@ def _cmd_pretrain(args):
                                              max_position_embeddings=max(512, settings["max_seq_len"]))
         model = BertPretrainer(BERT(config), preprocessor=tokenizer)
     instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
-                                dupe_factor=settings["dupe_factor"], seed=settings["seed"])
+                                dupe_factor=settings["dupe_factor"], seed=settings["seed"],
+                                random_document_weighting=settings["random_document_weighting"])
     masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
     num = len(instances["token_ids"])
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
