@@ -56,3 +56,22 @@ def shared_data_path(*parts):
     if not os.path.exists(path):
         pytest.skip(f"real data not available: {path} is missing (it lives in ../shared/data beside the repo)")
     return path
+
+
+def minilm_source(resolve=False):
+    """all-MiniLM-L6-v2 for real-checkpoint tests, or skip saying how to get it.
+
+    ``$TFBERT_MINILM_DIR`` (a Hugging Face directory) when set, else tfbert's
+    cache of the offline preset: its name, or with ``resolve=True`` its local
+    directory.
+    """
+    path = os.environ.get("TFBERT_MINILM_DIR")
+    if path:
+        if not os.path.isdir(path):
+            pytest.skip(f"TFBERT_MINILM_DIR={path} is not a directory")
+        return path
+    from tfbert.checkpoints.presets import is_cached, resolve_preset
+
+    if not is_cached("minilm_l6_en_uncased"):
+        pytest.skip("MiniLM is not cached; set TFBERT_MINILM_DIR or run BERT.from_preset('minilm_l6_en_uncased') once")
+    return resolve_preset("minilm_l6_en_uncased")[0] if resolve else "minilm_l6_en_uncased"

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, TINY, random_inputs
+from conftest import REPO_ROOT, TINY, minilm_source, random_inputs
 from task_checks import check_keras_round_trip
 from tfbert import BERT, BertConfig, BertEmbedder
 
@@ -45,24 +45,10 @@ def test_keras_round_trip(tmp_path):
 FIXTURE = os.path.join(REPO_ROOT, "tests", "fixtures", "minilm_reference.npz")
 
 
-def minilm_dir():
-    """all-MiniLM-L6-v2 as a local HF directory: TFBERT_MINILM_DIR, or tfbert's cache; else skip."""
-    path = os.environ.get("TFBERT_MINILM_DIR")
-    if path:
-        if not os.path.isdir(path):
-            pytest.skip(f"TFBERT_MINILM_DIR={path} is not a directory")
-        return path
-    from tfbert.checkpoints.presets import is_cached, resolve_preset
-
-    if not is_cached("minilm_l6_en_uncased"):
-        pytest.skip("MiniLM is not cached; set TFBERT_MINILM_DIR or run BERT.from_preset('minilm_l6_en_uncased') once")
-    return resolve_preset("minilm_l6_en_uncased")[0]
-
-
 def test_reproduces_sentence_transformers_embedding_of_minilm():
     """Reference: transformers.BertModel + mean pooling + L2 norm (tests/fixtures/make_minilm_reference.py)."""
     reference = np.load(FIXTURE)
-    model = BertEmbedder(BERT.from_preset(minilm_dir()), pooling="mean", normalize=True)
+    model = BertEmbedder(BERT.from_preset(minilm_source(resolve=True)), pooling="mean", normalize=True)
     n = reference["sentence_embedding"].shape[0]
     x = {k: reference[k][:n] for k in ("token_ids", "segment_ids", "padding_mask")}
     got = np.asarray(model(x))

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, minilm_source
 from tfbert import BertClassifier, BertEmbedder, BertMultipleChoice, BertQuestionAnswerer, BertTokenClassifier
 from tfbert.preprocessing import BertPreprocessor
 
@@ -18,16 +18,7 @@ SINGLES = 4   # the fixture's first 4 rows are single sentences with sentence-tr
 
 @pytest.fixture(scope="module")
 def minilm():
-    path = os.environ.get("TFBERT_MINILM_DIR")
-    if path:
-        if not os.path.isdir(path):
-            pytest.skip(f"TFBERT_MINILM_DIR={path} is not a directory")
-        return path
-    from tfbert.checkpoints.presets import is_cached
-
-    if not is_cached("minilm_l6_en_uncased"):
-        pytest.skip("MiniLM is not cached; set TFBERT_MINILM_DIR or load BERT.from_preset('minilm_l6_en_uncased') once")
-    return "minilm_l6_en_uncased"
+    return minilm_source()
 
 
 def test_embedder_from_text_matches_sentence_transformers(minilm):
