@@ -108,6 +108,21 @@ def test_fit_under_jit_learns():
     assert model.jit_compile is True
 
 
+def test_pooler_is_trained_only_with_the_nsp_head():
+    import warnings
+
+    x, y = batch()
+    for cls, trained in ((BertMaskedLM, False), (BertPretrainer, True)):
+        model = make(cls)
+        assert any("pooler" in v.path for v in model.trainable_variables) is trained
+        assert sum("pooler" in v.path for v in model.weights) == 2  # still saved and loaded
+        model.compile(learning_rate=1e-3, jit_compile=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        assert not [w for w in caught if "Gradients do not exist" in str(w.message)], cls.__name__
+
+
 def test_masked_lm_takes_keras_hub_style_labels():
     model = make(BertMaskedLM)
     model.compile(learning_rate=1e-3, jit_compile=False)

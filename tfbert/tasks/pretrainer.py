@@ -88,6 +88,7 @@ class BertMaskedLM(BertTask):
     """
 
     default_learning_rate = 1e-4
+    uses_pooler = False  # masked-LM reads the sequence output only; BertPretrainer's NSP head reads the pooler
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)
@@ -263,6 +264,8 @@ class BertPretrainer(BertMaskedLM):
         backbone: a ``tfbert.BERT``.
         preprocessor: optional, for ``fill_mask``.
     """
+
+    uses_pooler = True  # the NSP head reads pooled_output
 
     def _make_more_heads(self):
         c = self.backbone.config
