@@ -302,7 +302,7 @@ def main():
     settings = {k: v for k, v in vars(args).items() if k not in ("data", "work_dir", "out", "skip_scratch",
                                                                  "skip_minilm")}
     results = {
-        "command": "python benchmarks/pretrain.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python", "benchmarks/pretrain.py"] + sys.argv[1:]),
         "environment": {"cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
                         "python": platform.python_version()},
         "data": {"dump": os.path.basename(dump), "articles": len(articles), "train_pages": len(train_articles),
