@@ -145,3 +145,5 @@ def test_pretraining_heads_absent_from_minilm_are_reported_new(minilm, minilm_di
     nsp = NextSentenceHead(c.hidden_size, name="nsp")
     report = load_pretraining_heads(minilm_dir, mlm, nsp)
     assert report.loaded == [] and len(report.newly_initialized) == 7 and report.unused == []
+    first_line = str(report).splitlines()[0]
+    assert "holds none of these weights" in first_line and "Loaded 0" not in first_line, first_line

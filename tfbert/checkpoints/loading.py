@@ -169,7 +169,7 @@ def load_pretraining_heads(source, mlm_head=None, nsp_head=None):
                     names += [f"{head.name}/{n}" for n in relative_variables(head)]
             report = LoadReport(source=f"{local_dir} (keras-hub presets carry no pretraining heads)",
                                 newly_initialized=sorted(names))
-    _log(report, source)
+    _log(report, source, what="the pretraining heads of ")
     return report
 
 
@@ -231,8 +231,8 @@ def _require(local_dir, name):
     return path
 
 
-def _log(report, preset):
+def _log(report, preset, what=""):
     if report.newly_initialized or report.unused:
-        logger.warning("Loading %s:\n%s", preset, report)
+        logger.warning("Loading %s%s:\n%s", what, preset, report)
     else:
-        logger.info("Loading %s:\n%s", preset, report)
+        logger.info("Loading %s%s:\n%s", what, preset, report)

@@ -45,7 +45,10 @@ class LoadReport:
         )
 
     def __str__(self):
-        lines = [f"Loaded {len(self.loaded)} weights from {self.source}."]
+        if self.loaded or not self.newly_initialized:
+            lines = [f"Loaded {len(self.loaded)} weights from {self.source}."]
+        else:
+            lines = [f"{self.source} holds none of these weights; they keep their fresh initialisation."]
         if self.newly_initialized:
             lines.append(f"Newly initialised ({len(self.newly_initialized)}): " + ", ".join(self.newly_initialized))
         if self.unused:
