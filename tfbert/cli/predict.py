@@ -1,0 +1,130 @@
+"""``tfbert predict MODEL TEXT...``: predictions from raw text, with a SavedModel or a checkpoint.
+
+Example:
+>>> import os, tempfile
+>>> from tfbert.cli.predict import find_saved_model
+>>> base = tempfile.mkdtemp()
+>>> for version in ("1", "2"):
+...     os.makedirs(os.path.join(base, version))
+...     open(os.path.join(base, version, "saved_model.pb"), "w").close()
+>>> find_saved_model(base) == os.path.join(base, "2")
+True
+"""
+
+import json
+import os
+import sys
+
+from tfbert.cli.options import UsageError, add_option, subcommand, with_default
+from tfbert.cli.sources import load_model_source
+
+
+def register(subparsers):
+    """Add `tfbert predict` and its options to the subcommand parsers."""
+    p = subcommand(
+        subparsers, "predict", run, "Predict from raw text with an exported SavedModel or a checkpoint",
+        "MODEL is a SavedModel directory (from `tfbert export`; a base directory picks its highest version), "
+        "a run directory or a .keras file. Texts come from the command line, or one per line from standard "
+        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR'.",
+        ["tfbert predict saved_models/rt 'a gripping, beautifully acted film' 'a dull mess'",
+         "cat reviews.txt | tfbert predict runs/rt --json"],
+    )
+    p.add_argument("model", metavar="MODEL", help="SavedModel, run directory or .keras file (see above)")
+    p.add_argument("texts", metavar="TEXT", nargs="*", help="texts to predict (default: lines of standard input)")
+    add_option(p, "batch_size", help=with_default("batch_size", 32))
+    p.add_argument("--json", action="store_true", help="print one JSON object per text, with every output")
+
+
+def run(args):
+    """Run `tfbert predict` with the parsed arguments; return the exit code."""
+    texts = list(args.texts)
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("give texts to predict, or pipe them in one per line (see `tfbert predict --help`)")
+        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        if not texts:
+            raise ValueError("standard input held no text to predict.")
+    batch_size = args.batch_size or 32
+    saved_model = find_saved_model(args.model)
+    if saved_model:
+        rows = predict_saved_model(saved_model, texts, batch_size)
+    else:
+        model, _ = load_model_source(args.model)
+        if not hasattr(model, "predict_text"):
+            raise TypeError(f"{args.model} holds a {type(model).__name__}, which has no text predictions; "
+                            "predict with a fine-tuned task model (a run directory or its export).")
+        firsts, pairs = _split_pairs(texts, pair=bool(getattr(model, "pair", False)))
+        rows = model.predict_text(firsts, text_pairs=pairs, batch_size=batch_size)
+    for text, row in zip(texts, rows):
+        print(json.dumps({"text": text, **row}) if args.json else f"{_summary(row)}\t{text}")
+    return 0
+
+
+def find_saved_model(path):
+    """The SavedModel directory ``path`` names (itself, or its highest numeric version), or None."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = [int(v) for v in os.listdir(path)
+                    if v.isdigit() and os.path.isfile(os.path.join(path, v, "saved_model.pb"))]
+        if versions:
+            return os.path.join(path, str(max(versions)))
+    return None
+
+
+def predict_saved_model(path, texts, batch_size=32):
+    """Run the ``serving_default`` signature of a SavedModel on raw texts; one dict of outputs per text."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    names = sorted(signature.structured_input_signature[1])
+    if names not in (["text"], ["text", "text_pair"]):
+        raise ValueError(f"{path}: serving_default takes {names}, not raw text; export the model with its "
+                         "preprocessor (`tfbert export` of a fine-tuned run).")
+    firsts, pairs = _split_pairs(texts, pair="text_pair" in names)
+    rows = []
+    for start in range(0, len(texts), batch_size):
+        feed = {"text": tf.constant(firsts[start:start + batch_size])}
+        if pairs is not None:
+            feed["text_pair"] = tf.constant(pairs[start:start + batch_size])
+        outputs = {k: v.numpy() for k, v in signature(**feed).items()}
+        for i in range(len(feed["text"])):
+            rows.append({k: _plain_value(v[i]) for k, v in outputs.items()})
+    return rows
+
+
+def _split_pairs(texts, pair):
+    if not pair:
+        return texts, None
+    split = [t.split("\t", 1) for t in texts]
+    bad = [t for t, parts in zip(texts, split) if len(parts) != 2]
+    if bad:
+        raise ValueError(f"this model reads text pairs: write each as 'TEXT<TAB>TEXT_PAIR'; got {bad[0]!r}.")
+    return [a for a, _ in split], [b for _, b in split]
+
+
+def _plain_value(value):
+    value = value.tolist() if hasattr(value, "tolist") else value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+def _summary(row):
+    """A short readable form of one prediction: 'label 0.97' for classifiers, else its outputs."""
+    probabilities = row.get("probabilities")
+    if isinstance(probabilities, dict):
+        probabilities = list(probabilities.values())
+    if "label" in row and "score" in row:
+        return f"{row['label']}\t{row['score']:.3f}"
+    if "label" in row and probabilities:
+        return f"{row['label']}\t{max(probabilities):.3f}"
+    if "label_id" in row and probabilities:
+        return f"{row['label_id']}\t{max(probabilities):.3f}"
+    if "score" in row:
+        return f"{row['score']:.4f}"
+    readable = {k: v for k, v in row.items() if k not in ("logits", "probabilities")}
+    return json.dumps(readable)

@@ -1,0 +1,169 @@
+"""``tfbert pretrain``: masked-LM + next-sentence pretraining, from scratch or continued from a preset.
+
+From a shell: ``tfbert pretrain --corpus corpus.txt --config mini -o runs/pt --steps 2000``.
+
+Example:
+>>> import os, tempfile
+>>> from tfbert.cli.pretrain import read_documents
+>>> path = os.path.join(tempfile.mkdtemp(), "corpus.txt")
+>>> with open(path, "w") as f:
+...     _ = f.write("The first document.  It has two sentences.\\n\\nThe second one.\\n")
+>>> read_documents(path)
+['The first document. It has two sentences.', 'The second one.']
+"""
+
+import os
+import re
+
+from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
+                                 with_default)
+from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
+                                 training_length, write_history_plot)
+from tfbert.cli.sources import save_keras
+
+
+PRETRAIN_DEFAULTS = dict(
+    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
+    learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
+    random_document_weighting="length", steps_per_epoch=None,
+)
+PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
+PRESET_DIR = "preset"
+
+
+def register(subparsers):
+    """Add `tfbert pretrain` and its options to the subcommand parsers."""
+    d = PRETRAIN_DEFAULTS
+    p = subcommand(
+        subparsers, "pretrain", run, "Pretrain BERT with masked-LM + next-sentence prediction",
+        "From scratch (--config SIZE: a WordPiece vocabulary is learned from the corpus unless --vocab is "
+        "given) or continued from a preset (--preset). The corpus is a text file with documents separated by "
+        "blank lines, or a MediaWiki pages-articles XML dump (.xml or .xml.bz2). Masks are drawn anew every "
+        "epoch. The run directory gets model.keras, the backbone as a keras-hub preset in preset/ (fine-tune "
+        "it with `tfbert finetune --preset RUN_DIR/preset`), metrics.json, TensorBoard logs, plots and "
+        "checkpoints that --resume continues from.",
+        ["tfbert pretrain --corpus corpus.txt --config mini -o runs/pt --steps 2000",
+         "tfbert pretrain --corpus enwiki.xml.bz2 --preset minilm_l6_en_uncased -o runs/minilm_wiki --epochs 1",
+         "tfbert pretrain -o runs/pt --resume"],
+    )
+    p.add_argument("--corpus", dest="data", metavar="FILE",
+                   help="pretraining text: a file of documents separated by blank lines, or a MediaWiki XML dump "
+                        "(.xml, .xml.bz2) (required, except with --resume)")
+    add_option(p, "output_dir")
+    start = p.add_mutually_exclusive_group()
+    add_option(start, "preset", help=OPTIONS["preset"][1]["help"] + "; continue pretraining it")
+    start.add_argument("--config", metavar="SIZE",
+                       help=f"pretrain from scratch a BERT of this size: tiny, mini, small, medium, base, large "
+                            f"(default: {d['config']}, when no --preset is given)")
+    p.add_argument("--vocab", metavar="FILE", help="vocab.txt for a from-scratch model (default: learn one)")
+    p.add_argument("--vocab-size", type=positive_int, metavar="N",
+                   help=f"size of the learned vocabulary (default: {d['vocab_size']})")
+    length = p.add_mutually_exclusive_group()
+    add_option(length, "epochs")
+    add_option(length, "steps", help=with_default("steps", d["steps"]))
+    add_training_options(p, d)
+    p.add_argument("--max-predictions", type=positive_int, metavar="N",
+                   help=f"masked positions per sequence (default: {d['max_predictions']})")
+    p.add_argument("--dupe-factor", type=positive_int, metavar="N",
+                   help=f"passes over the corpus with new sentence pairs (default: {d['dupe_factor']})")
+    p.add_argument("--random-document-weighting", choices=("length", "uniform"),
+                   help="how the document of a random next-sentence B is drawn: in proportion to its length, "
+                        "or every document alike as google-research does (on a small corpus 'uniform' lets B's "
+                        f"document give the NSP label away) (default: {d['random_document_weighting']})")
+    add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
+                                    "directory (only a tfbert run is ever deleted)")
+    add_option(p, "resume")
+
+
+def read_documents(path):
+    """Documents of a pretraining corpus: a MediaWiki dump's articles, or blank-line-separated text."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"corpus file not found: {path}. Give a text file (documents separated by "
+                                "blank lines) or a MediaWiki XML dump.")
+    if path.endswith((".xml", ".xml.bz2")):
+        from tfbert.data.wikipedia import load_articles
+
+        return [" ".join(paragraphs) for _, paragraphs in load_articles(path)]
+    from tfbert.data.csv_text import open_text
+
+    with open_text(path) as f:
+        text = f.read()
+    documents = [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
+    if len(documents) < 2:
+        raise ValueError(f"{path} holds {len(documents)} document(s); next-sentence prediction needs at least "
+                         "two (separate documents by a blank line).")
+    return documents
+
+
+def _check_settings(settings):
+    from tfbert.checkpoints.presets import resolve_preset
+    from tfbert.config import SIZES
+
+    if settings["data"] is None:
+        raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
+    if settings["preset"] is None and settings["config"] not in SIZES:
+        raise UsageError(f"--config must be one of {', '.join(SIZES)}, got {settings['config']!r} "
+                         "(see `tfbert pretrain --help`)")
+    if settings["vocab"] is not None and not os.path.isfile(settings["vocab"]):
+        raise FileNotFoundError(f"vocabulary file not found: {settings['vocab']}.")
+    documents = read_documents(settings["data"])
+    if settings["preset"] is not None:
+        resolve_preset(settings["preset"])
+    return documents
+
+
+def run(args):
+    """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
+    import keras
+
+    from tfbert.config import BertConfig
+    from tfbert.data.masking import MaskedLMMasker
+    from tfbert.data.pretraining_data import build_instances, pretraining_dataset
+    from tfbert.model import BERT
+    from tfbert.preprocessing.tokenizer import BertTokenizer
+    from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary, write_vocabulary
+    from tfbert.tasks.pretrainer import BertPretrainer
+    from tfbert.training import fit_resumable
+
+    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
+    keras.utils.set_random_seed(settings["seed"])
+    keras.config.set_dtype_policy(settings["policy"])
+    if settings["preset"] is not None:
+        model = BertPretrainer.from_preset(settings["preset"])
+        tokenizer = model.preprocessor
+    else:
+        if settings["vocab"] is not None:
+            tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
+        else:
+            print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
+                  f"{len(documents)} documents")
+            tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
+            settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
+            run.update_record(settings=settings)  # a resumed run reuses this vocabulary
+            tokenizer = BertTokenizer(tokens, lowercase=True)
+        config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
+                                             max_position_embeddings=max(512, settings["max_seq_len"]))
+        model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
+                                dupe_factor=settings["dupe_factor"], seed=settings["seed"],
+                                random_document_weighting=settings["random_document_weighting"])
+    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
+    num = len(instances["token_ids"])
+    epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
+    data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
+          f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
+    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity())
+    save_keras(model, run.file(MODEL_FILE))
+    model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
+                               overwrite=True)
+    run.update_record(model=MODEL_FILE, preset=PRESET_DIR, finished=True)
+    final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
+    run.update_metrics(final=final, instances=num, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    write_history_plot(run)
+    print(f"saved {run.file(MODEL_FILE)} and the backbone preset {run.file(PRESET_DIR)}; "
+          + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
+    return 0
