@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -121,3 +122,11 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="compiled"):
         fit_resumable(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), DATA, epochs=1,
                       checkpoint_dir=str(tmp_path))
+
+
+def test_no_shuffle_warning_for_a_dataset(tmp_path):
+    # Keras' default shuffle=True makes every fit on a tf.data.Dataset warn that it is ignored.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_resumable(_model(), DATA, epochs=1, checkpoint_dir=str(tmp_path), verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]

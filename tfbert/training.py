@@ -182,6 +182,8 @@ def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, st
                         "it skips finished batches with Dataset.skip on resume.")
     if "initial_epoch" in fit_kwargs or "epochs" in fit_kwargs:
         raise ValueError("fit_resumable chooses initial_epoch itself from the checkpoint; do not pass it.")
+    # The dataset shuffles itself; Keras ignores ``shuffle`` for a Dataset but warns about its default.
+    fit_kwargs.setdefault("shuffle", False)
     cardinality = int(dataset.cardinality())
     if steps_per_epoch is None:
         if cardinality < 0:
