@@ -44,7 +44,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfbert.data.masking import MaskedLMMasker  # noqa: E402
-from tfbert.data.pretraining_data import build_instances, pretraining_dataset  # noqa: E402
+from tfbert.data.pretraining_data import (RANDOM_DOCUMENT_WEIGHTINGS, build_instances,  # noqa: E402
+                                          pretraining_dataset)
 from tfbert.data.pretraining_records import read_pretraining_records, write_pretraining_records  # noqa: E402
 from tfbert.data.wikipedia import load_articles, split_articles  # noqa: E402
 from tfbert.preprocessing.tokenizer import BertTokenizer  # noqa: E402
@@ -259,7 +260,7 @@ def main():
     parser.add_argument("--max-predictions", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--dupe-factor", type=int, default=30)
-    parser.add_argument("--random-document-weighting", choices=("length", "uniform"), default="length",
+    parser.add_argument("--random-document-weighting", choices=RANDOM_DOCUMENT_WEIGHTINGS, default="length",
                         help="how a random B's document is drawn (tfbert.data.pretraining_data); 'uniform' is "
                              "google-research's draw, which on 84 pages lets B's document give the NSP label away")
     parser.add_argument("--steps", type=int, default=8000)

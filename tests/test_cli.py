@@ -275,6 +275,11 @@ def test_pretrain_from_scratch_then_resume_with_more_steps(capsys, tmp_path, cor
     assert code == 0, err
     assert "pretraining on" in out
     assert json.loads((run_dir / "run.json").read_text())["settings"]["random_document_weighting"] == "uniform"
+    from tfbert.data.pretraining_data import RANDOM_DOCUMENT_WEIGHTINGS
+
+    _, commands = subcommand_parsers()  # the CLI spells the choices out, to keep --help free of TensorFlow imports
+    choices = next(a.choices for a in commands["pretrain"]._actions if a.dest == "random_document_weighting")
+    assert tuple(choices) == RANDOM_DOCUMENT_WEIGHTINGS
     for name in ("model.keras", "metrics.json", "run.json", "vocab.txt", "preset"):
         assert (run_dir / name).exists(), name
     assert os.listdir(run_dir / "logs" / "train")

@@ -1,6 +1,7 @@
 """BertPretrainer / BertMaskedLM: tied MLM head, loss and metrics, jit and bf16, .keras, fill-mask, presets."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -109,8 +110,6 @@ def test_fit_under_jit_learns():
 
 
 def test_pooler_is_trained_only_with_the_nsp_head():
-    import warnings
-
     x, y = batch()
     for cls, trained in ((BertMaskedLM, False), (BertPretrainer, True)):
         model = make(cls)

@@ -22,8 +22,8 @@ written anew:
    Which other document: ``random_document_weighting="length"`` (the
    default) draws it in proportion to its token count, so a random B starts
    at a uniformly random place of the rest of the corpus; ``"uniform"``
-   draws every document alike, as google-research does. On a web-scale
-   corpus the two are the same in effect. On a small one they are not: with
+   draws every document alike, as google-research does. The difference
+   matters on a small corpus of uneven documents (we measured it only there): with
    uniform draws a short document supplies as many random Bs as a long one
    but few true continuations, so *which document B comes from* predicts
    the label (67% NSP accuracy from B's document alone on 84 Wikipedia
