@@ -19,6 +19,7 @@ import keras
 
 from tfbert.checkpoints.report import LoadReport, relative_variables
 from tfbert.optimization import create_optimizer
+from tfbert.tasks.strategy_fixes import StrategyFixes
 
 
 def _serialize(obj):
@@ -31,8 +32,11 @@ def _deserialize(config):
     return keras.saving.deserialize_keras_object(config)
 
 
-class BertTask(keras.Model):
+class BertTask(StrategyFixes, keras.Model):
     """Base class of the task models; subclasses add a head and ``call``.
+
+    Trains under any ``tf.distribute`` strategy: ``StrategyFixes``
+    (``tfbert/tasks/strategy_fixes.py``) works around what Keras 3.15 gets wrong there.
 
     Args:
         backbone: a ``tfbert.BERT``.

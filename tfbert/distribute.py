@@ -1,0 +1,211 @@
+"""Training on several devices, machines or a TPU with ``tf.distribute``, the same code everywhere.
+
+:func:`get_strategy` returns the ``tf.distribute.Strategy`` for a name:
+
+- ``default``: the one-device default strategy (what plain TensorFlow uses);
+- ``mirrored``: ``MirroredStrategy`` over every local GPU (the CPU when there is none);
+- ``multi_worker``: ``MultiWorkerMirroredStrategy``; each machine (worker) runs
+  the same command with its own ``TF_CONFIG`` naming the cluster and its index;
+- ``tpu``: ``TPUStrategy`` on the TPU a ``TPUClusterResolver`` finds (Colab, a
+  Cloud TPU VM, ``TPU_NAME``);
+- ``auto``: ``tpu`` when there are signs of a TPU and the resolver finds one,
+  else ``multi_worker`` when ``TF_CONFIG`` names more than one worker, else
+  ``mirrored`` when there are several GPUs, else ``default``. It logs what it
+  picked and why (logger ``tfbert.distribute``; :func:`choose_strategy` returns
+  the reason).
+
+Batches: :func:`distribute_batches` takes a function that builds the dataset
+of *global* batches (the same on every worker: same seed, same order) and
+returns what ``fit`` takes. Under a strategy of several replicas it is a
+``strategy.distribute_datasets_from_function`` dataset in which each worker
+keeps only its own rows of every global batch (:func:`replica_batches`), so
+replica ``r`` of ``N`` trains on rows ``[n*r//N, n*(r+1)//N)`` of each batch of
+``n`` rows; the union over the replicas is exactly the batch one device would
+see. Under the default strategy the dataset is returned as it is.
+
+A strategy must be created before any other TensorFlow work in the process
+(``MultiWorkerMirroredStrategy`` in particular), and models must be built inside
+``strategy.scope()``. Models that inherit ``tfbert.tasks.base.BertTask`` carry
+the fixes Keras 3.15 needs under a strategy (see ``tfbert/tasks/strategy_fixes.py``).
+
+Example:
+>>> import os
+>>> from tfbert.distribute import choose_strategy, get_strategy, is_chief
+>>> choose_strategy("auto", environ={}, num_gpus=0)
+('default', 'no TPU, no multi-worker TF_CONFIG and fewer than 2 GPUs')
+>>> choose_strategy("auto", environ={"TF_CONFIG": '{"cluster": {"worker": ["a:1", "b:1"]}, '
+...                                               '"task": {"type": "worker", "index": 1}}'}, num_gpus=0)[0]
+'multi_worker'
+>>> strategy = get_strategy("default")
+>>> strategy.num_replicas_in_sync, is_chief(strategy)
+(1, True)
+"""
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+logger = logging.getLogger("tfbert.distribute")
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+
+#: environment variables that point a TPUClusterResolver at a TPU (Colab, GKE, a named Cloud TPU)
+TPU_ENVIRONMENT = ("COLAB_TPU_ADDR", "TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_WORKER_ID")
+
+_created = {}
+
+
+def cluster_spec(environ=None):
+    """``(workers, task_type, task_index)`` from ``TF_CONFIG`` (workers counts chief + worker), or ``(1, None, 0)``."""
+    text = (os.environ if environ is None else environ).get("TF_CONFIG")
+    if not text:
+        return 1, None, 0
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}); expected "
+                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}.') from None
+    cluster = config.get("cluster") or {}
+    workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    task = config.get("task") or {}
+    return max(workers, 1), task.get("type"), int(task.get("index", 0))
+
+
+def _tpu_hinted(environ):
+    return (any(environ.get(name) for name in TPU_ENVIRONMENT) or os.path.exists("/dev/accel0")
+            or os.path.exists("/dev/vfio/0"))
+
+
+def choose_strategy(name="auto", environ=None, num_gpus=None):
+    """The strategy kind ``name`` stands for, and why: ``(kind, reason)``; ``auto`` looks at the machine.
+
+    ``environ`` (default ``os.environ``) and ``num_gpus`` (default: the visible
+    GPUs) are parameters so that the choice can be checked anywhere.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}.")
+    environ = os.environ if environ is None else environ
+    if name != "auto":
+        return name, "asked for"
+    if _tpu_hinted(environ):
+        try:
+            tf.distribute.cluster_resolver.TPUClusterResolver()
+            return "tpu", "a TPUClusterResolver found a TPU"
+        except (ValueError, RuntimeError) as error:
+            logger.info("auto strategy: TPU hinted but not found (%s)", error)
+    workers, _, _ = cluster_spec(environ)
+    if workers > 1:
+        return "multi_worker", f"TF_CONFIG names {workers} workers"
+    if num_gpus is None:
+        num_gpus = len(tf.config.list_physical_devices("GPU"))
+    if num_gpus > 1:
+        return "mirrored", f"{num_gpus} GPUs"
+    return "default", "no TPU, no multi-worker TF_CONFIG and fewer than 2 GPUs"
+
+
+def _communication_options():
+    # NCCL between GPUs, ring all-reduce between CPUs; gradients packed into 32 MB messages.
+    implementation = (tf.distribute.experimental.CommunicationImplementation.NCCL
+                      if tf.config.list_physical_devices("GPU")
+                      else tf.distribute.experimental.CommunicationImplementation.RING)
+    return tf.distribute.experimental.CommunicationOptions(bytes_per_pack=32 * 1024 * 1024,
+                                                           implementation=implementation)
+
+
+def _make(kind):
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=_communication_options())
+    if kind == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        except ValueError as error:
+            raise RuntimeError(f"--strategy tpu: no TPU found ({error}); on Colab pick a TPU runtime, on a Cloud "
+                               "TPU VM set TPU_NAME=local, or use --strategy auto.") from None
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy {kind!r}; expected one of {', '.join(STRATEGIES)}.")
+
+
+def get_strategy(name="auto"):
+    """The ``tf.distribute.Strategy`` for ``name`` (one of ``STRATEGIES``), created once per process.
+
+    Logs (INFO, logger ``tfbert.distribute``) which strategy it picked, why,
+    and how many replicas it has; ``describe(strategy)`` gives the same line.
+    """
+    kind, reason = choose_strategy(name)
+    if kind not in _created:
+        _created[kind] = _make(kind)
+        strategy = _created[kind]
+        logger.info("strategy %s (%s): %s", kind, reason, describe(strategy))
+    return _created[kind]
+
+
+def describe(strategy):
+    """One line: the strategy class, its replicas and, in a cluster, this worker's place."""
+    workers, task_type, index = cluster_spec()
+    where = f", worker {index} of {workers}" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) \
+        and workers > 1 else ""
+    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s){where}"
+
+
+def is_chief(strategy=None):
+    """Whether this process writes the run's files: always, except on workers other than the chief of a cluster.
+
+    The chief is the ``chief`` task when ``TF_CONFIG`` has one, else worker 0.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    extended = strategy.extended
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = getattr(extended, "_task_type", None), getattr(extended, "_task_id", None)
+    if task_type is None:  # a one-worker MultiWorkerMirroredStrategy
+        return True
+    if task_type == "chief":
+        return True
+    has_chief = "chief" in (extended._cluster_resolver.cluster_spec().as_dict() if
+                            getattr(extended, "_cluster_resolver", None) else {})
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def replica_batches(dataset, input_context):
+    """This input pipeline's rows of each global batch of ``dataset``, one element per local replica.
+
+    ``dataset`` yields global batches (any nest of tensors whose first axis is
+    the batch). Global replica ``g`` of ``N`` gets rows ``[n*g//N, n*(g+1)//N)``
+    of a batch of ``n`` rows, so the replicas' rows together are the batch.
+    """
+    total = input_context.num_replicas_in_sync
+    pipelines = input_context.num_input_pipelines
+    local = total // pipelines
+    first = input_context.input_pipeline_id * local
+
+    def rows(batch, replica):
+        n = tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
+        g = tf.cast(first, tf.int64) + replica
+        start, stop = n * g // total, n * (g + 1) // total
+        return tf.nest.map_structure(lambda t: t[start:stop], batch)
+
+    def per_replica(*batch):
+        batch = batch[0] if len(batch) == 1 else batch
+        return tf.data.Dataset.range(local).map(lambda r: rows(batch, r))
+
+    return dataset.flat_map(per_replica)
+
+
+def distribute_batches(strategy, make_batches):
+    """What ``fit`` should take: ``make_batches()`` (global batches) split among ``strategy``'s replicas.
+
+    ``make_batches`` is called once per input pipeline (once per worker); it
+    must build the same batches, in the same order, on every worker. With one
+    replica its dataset is returned unchanged.
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return make_batches()
+    return strategy.distribute_datasets_from_function(lambda context: replica_batches(make_batches(), context))

@@ -1,0 +1,133 @@
+"""Narrow fixes for Keras 3.15's ``fit``/``evaluate`` under ``tf.distribute`` strategies.
+
+``BertTask`` (every task model) inherits :class:`StrategyFixes`. Each method
+below repairs one thing that Keras 3.15.1 / TF 2.21 gets wrong when a model is
+trained under a strategy, and does nothing more; outside a strategy (the
+default strategy, one replica) every method defers to Keras unchanged.
+``tests/test_distribute_keras_bugs.py`` asserts that plain Keras still fails in
+each of these ways, so that a Keras release that fixes one makes its test fail
+and tells us to drop the fix.
+
+1. ``_maybe_symbolic_build`` (Keras' ``TensorFlowTrainer``) builds the model
+   from the first batch after ``strategy.reduce("MEAN", <whole nested batch>,
+   axis=None)``. Under ``MultiWorkerMirroredStrategy`` ``reduce`` does not take
+   a nest ("Attempt to convert a value (PerReplica:{...}) ... to a Tensor"),
+   and under ``MirroredStrategy`` the MEAN turns the int32 token ids into
+   float32, which ``BERT`` refuses. Building only needs shapes and dtypes, so
+   the fix builds from the first replica's own batch. Upstream: keras-team/keras
+   ``trainer.py`` (no issue filed for it that we know of).
+2. ``reduce_per_replica`` reduces each log with ``strategy.reduce("MEAN", v,
+   axis=0)`` in multi-worker mode, which fails on scalar logs ("Invalid
+   reduction dimension 0 for input with 0 dimensions"; tensorflow/tensorflow#72388,
+   keras-team/keras#20585, open). The fix gives every log a leading axis of
+   length 1 in multi-worker mode, so that Keras' axis-0 mean is the mean over
+   the replicas and the logs come out with their own shape.
+3. The optimizer clips (``global_clipnorm``, ``clipnorm``, ``clipvalue``) each
+   replica's gradient *before* the all-reduce, so a clipped step under a strategy
+   differs from the same step on one device. The fix clips after the all-reduce,
+   with the optimizer's own clipping code, during this model's train step only.
+
+Example:
+>>> import keras, tensorflow as tf
+>>> from tfbert.tasks.strategy_fixes import in_multi_worker_mode, logs_with_replica_axis
+>>> in_multi_worker_mode(tf.distribute.get_strategy())
+False
+>>> logs_with_replica_axis({"loss": keras.ops.convert_to_tensor(1.5)})["loss"].shape
+TensorShape([1])
+"""
+
+import contextlib
+import threading
+
+import keras
+import tensorflow as tf
+
+_PATCH_LOCK = threading.Lock()
+_PATCHED = {}  # id(optimizer) -> replicas tracing a step with the swap in place
+
+
+def in_multi_worker_mode(strategy):
+    """Whether ``strategy`` is a ``MultiWorkerMirroredStrategy`` spanning more than one worker."""
+    extended = getattr(strategy, "extended", None)
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and bool(getattr(extended, "_in_multi_worker_mode", lambda: False)()))
+
+
+def logs_with_replica_axis(logs):
+    """Each log tensor with a leading axis of length 1 (fix 2 above)."""
+    return keras.tree.map_structure(lambda v: tf.expand_dims(v, 0) if tf.is_tensor(v) else v, logs)
+
+
+def _first_replica(value, strategy):
+    if isinstance(value, tf.distribute.DistributedValues):
+        return strategy.experimental_local_results(value)[0]
+    return value
+
+
+@contextlib.contextmanager
+def clipping_after_all_reduce(optimizer):
+    """While tracing a train step: clip the all-reduced gradients instead of each replica's (fix 3 above).
+
+    The optimizer (the inner one of a ``LossScaleOptimizer``) sums the replicas'
+    gradients in ``_all_reduce_sum_gradients``; its ``_clip_gradients`` runs
+    before that. Inside this context the clip is skipped where Keras calls it and
+    applied to the summed gradients instead. Python attributes are swapped only
+    while the step is traced; the traced graph keeps the new order.
+    """
+    target = getattr(optimizer, "inner_optimizer", optimizer)
+    cls = type(target)
+    if not any(getattr(target, name, None) for name in ("clipnorm", "global_clipnorm", "clipvalue")):
+        yield
+        return
+
+    def reduce_then_clip(grads_and_vars):
+        grads_and_vars = list(cls._all_reduce_sum_gradients(target, grads_and_vars))
+        present = [i for i, (g, _) in enumerate(grads_and_vars) if g is not None]
+        clipped = cls._clip_gradients(target, [grads_and_vars[i][0] for i in present])
+        for i, g in zip(present, clipped):
+            grads_and_vars[i] = (g, grads_and_vars[i][1])
+        return grads_and_vars
+
+    # MirroredStrategy traces the step once per local replica, in one thread each: the swap is
+    # reference-counted so that it stays until the last replica's trace is done.
+    with _PATCH_LOCK:
+        if _PATCHED.get(id(target), 0) == 0:
+            target._clip_gradients = lambda grads: grads
+            target._all_reduce_sum_gradients = reduce_then_clip
+        _PATCHED[id(target)] = _PATCHED.get(id(target), 0) + 1
+    try:
+        yield
+    finally:
+        with _PATCH_LOCK:
+            _PATCHED[id(target)] -= 1
+            if _PATCHED[id(target)] == 0:
+                del _PATCHED[id(target)]
+                del target._clip_gradients
+                del target._all_reduce_sum_gradients
+
+
+class StrategyFixes:
+    """Mixin for a ``keras.Model`` subclass: the three fixes of this module's docstring."""
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        # Fix 1: build from the first replica's batch (shapes and dtypes kept), not a MEAN over replicas.
+        for _, _, it in iterator:
+            data_batch = keras.tree.map_structure(lambda v: _first_replica(v, strategy), next(it))
+            break
+        return super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def train_step(self, data):
+        strategy = self.distribute_strategy
+        if strategy.num_replicas_in_sync > 1 and getattr(self, "optimizer", None) is not None:
+            with clipping_after_all_reduce(self.optimizer):  # fix 3
+                logs = super().train_step(data)
+        else:
+            logs = super().train_step(data)
+        return logs_with_replica_axis(logs) if in_multi_worker_mode(strategy) else logs  # fix 2
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        return logs_with_replica_axis(logs) if in_multi_worker_mode(self.distribute_strategy) else logs  # fix 2
