@@ -98,6 +98,18 @@ def plain_keras_clipping(strategy):
     return model.get_weights()[0].ravel().tolist()
 
 
+def plain_keras_first_batch(strategy):
+    """Which batch of a reshuffling dataset the first step of plain Keras trains on (read off the kernel)."""
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+        model.compile(keras.optimizers.SGD(1.0), "mse")
+    x = np.arange(16, dtype="float32")[:, None]
+    data = tf.data.Dataset.from_tensor_slices((x, x)).shuffle(16, seed=1, reshuffle_each_iteration=True).batch(4)
+    model.fit(data, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+    return float(model.get_weights()[0].ravel()[0])
+
+
 class StepLosses(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -144,7 +156,9 @@ def main():
     report["tfbert"] = tfbert_training(STRATEGY)
     if MODE == "mirrored":  # the one-device reference, in the same process (default strategy on /cpu:0)
         one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
-        report["one_device"] = {"clipping": plain_keras_clipping(one_device), "tfbert": tfbert_training(one_device)}
+        report["one_device"] = {"clipping": plain_keras_clipping(one_device), "tfbert": tfbert_training(one_device),
+                                "first_batch": plain_keras_first_batch(one_device)}
+        report["no_strategy"] = {"first_batch": plain_keras_first_batch(tf.distribute.get_strategy())}
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump(report, f)
 

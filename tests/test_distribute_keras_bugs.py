@@ -63,6 +63,12 @@ def test_upstream_mirrored_clips_each_replica_before_the_all_reduce(mirrored):
     assert np.abs(one - two).max() > 1e-3, (one, two)  # the same step, clipped per replica
 
 
+def test_upstream_strategy_symbolic_build_moves_a_reshuffling_dataset_to_its_next_order(mirrored):
+    # Keras draws a batch from a fresh iterator to build the model, so the first step under a strategy
+    # trains on another batch than without one (the kernel after one step tells which batch it was).
+    assert mirrored["one_device"]["first_batch"] != mirrored["no_strategy"]["first_batch"]
+
+
 def test_upstream_multi_worker_symbolic_build_reduces_a_nest(multi_worker):
     for report in multi_worker:
         assert report["replicas"] == 2

@@ -39,6 +39,10 @@ Example:
 >>> strategy = get_strategy("default")
 >>> strategy.num_replicas_in_sync, is_chief(strategy)
 (1, True)
+>>> import keras
+>>> from tfbert.distribute import weights_digest
+>>> len(weights_digest(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])))
+16
 """
 
 import json
@@ -152,7 +156,10 @@ def describe(strategy):
     workers, task_type, index = cluster_spec()
     where = f", worker {index} of {workers}" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) \
         and workers > 1 else ""
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s){where}"
+    name = ("MultiWorkerMirroredStrategy" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            else "default strategy" if not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
+            else type(strategy).__name__)
+    return f"{name} with {strategy.num_replicas_in_sync} replica(s){where}"
 
 
 def is_chief(strategy=None):
@@ -172,6 +179,24 @@ def is_chief(strategy=None):
     has_chief = "chief" in (extended._cluster_resolver.cluster_spec().as_dict() if
                             getattr(extended, "_cluster_resolver", None) else {})
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def weights_digest(model):
+    """sha256 (16 hex digits) of every weight of ``model``, in order, as this process holds them.
+
+    Under a strategy each worker prints it after training: equal digests mean
+    bit-identical weights on every worker.
+    """
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for value in model.get_weights():
+        value = np.ascontiguousarray(value)
+        digest.update(str((value.dtype.str, value.shape)).encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def replica_batches(dataset, input_context):
@@ -196,7 +221,11 @@ def replica_batches(dataset, input_context):
         batch = batch[0] if len(batch) == 1 else batch
         return tf.data.Dataset.range(local).map(lambda r: rows(batch, r))
 
-    return dataset.flat_map(per_replica)
+    batches = dataset.flat_map(per_replica)
+    known = int(dataset.cardinality())
+    if known >= 0:  # flat_map hides the length; it is known, so say it (fit and evaluate use it)
+        batches = batches.apply(tf.data.experimental.assert_cardinality(known * local))
+    return batches
 
 
 def distribute_batches(strategy, make_batches):

@@ -11,10 +11,10 @@ Example:
 
 import math
 
-from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
+                                 subcommand, with_default)
+from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
+                                 write_history_plot)
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASKS
 
@@ -23,9 +23,10 @@ FINETUNE_DEFAULTS = dict(
     task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
     learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
     text_column=None, label_column=None, text_pair_column=None, steps_per_epoch=None,
+    dropout=None,
 )
 FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
-                  "text_column", "label_column", "text_pair_column", "policy")
+                  "text_column", "label_column", "text_pair_column", "policy", "dropout")
 
 
 def register(subparsers):
@@ -52,6 +53,7 @@ def register(subparsers):
     add_option(length, "epochs", help=with_default("epochs", d["epochs"]))
     add_option(length, "steps")
     add_training_options(p, d)
+    add_distribute_options(p)
     add_option(p, "max_examples", help=with_default("max_examples", "all"))
     p.add_argument("--text-column", metavar="NAME", help="CSV/TSV column of the text (default: text, sentence, ...)")
     p.add_argument("--text-pair-column", metavar="NAME", help="CSV/TSV column of the second text of a pair task")
@@ -63,26 +65,38 @@ def register(subparsers):
 
 def run(args):
     """Run `tfbert finetune` with the parsed arguments; return the exit code."""
+    from tfbert.cli.distributed import worker_run
+
+    with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
+        return _run(args)
+
+
+def _run(args):
     import keras
 
+    from tfbert.cli.distributed import open_worker_run_dir
     from tfbert.training import fit_resumable
 
-    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_settings)
+    run, settings, splits = open_worker_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED,
+                                                check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     task = TASKS[settings["task"]]
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
-    model = task.build(settings, train)
     epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
+        model = task.build(settings, train)
+        if settings["dropout"] is not None:
+            model.override_dropout(settings["dropout"])
+        model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
     print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} examples "
           f"({task.describe(train)}); {len(splits['validation'])} for validation; {epochs} epoch(s) of "
           f"{steps_per_epoch} steps, batch size {settings['batch_size']}")
     train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
     fit_resumable(
-        model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-        save_every=CHECKPOINT_EVERY, validation_data=task.batches(splits["validation"], model, settings["batch_size"]),
-        callbacks=callbacks_for(run), verbose=progress_verbosity(),
+        model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
+        restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY,
+        validation_data=task.batches(splits["validation"], model, settings["batch_size"]), callbacks=callbacks_for(run), verbose=progress_verbosity(),
     )
     save_keras(model, run.file(MODEL_FILE))
     run.update_record(model=MODEL_FILE, finished=True)
@@ -90,6 +104,10 @@ def run(args):
     run.update_metrics(final=final, train_examples=len(train), epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    if args.distribute_strategy.num_replicas_in_sync > 1:  # equal on every worker: identical weights
+        from tfbert.distribute import weights_digest
+
+        print(f"weights digest {weights_digest(model)}")
     print(f"saved {run.file(MODEL_FILE)}; after epoch {run.read_metrics().get('epochs_done', 0)}: {summary}")
     return 0
 

@@ -15,20 +15,20 @@ Example:
 import os
 import re
 
-from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
+                                 positive_int, subcommand, with_default)
+from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
+                                 write_history_plot)
 from tfbert.cli.sources import save_keras
 
 
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None,
+    random_document_weighting="length", steps_per_epoch=None, dropout=None,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "dropout")
 PRESET_DIR = "preset"
 
 
@@ -63,6 +63,7 @@ def register(subparsers):
     add_option(length, "epochs")
     add_option(length, "steps", help=with_default("steps", d["steps"]))
     add_training_options(p, d)
+    add_distribute_options(p)
     p.add_argument("--max-predictions", type=positive_int, metavar="N",
                    help=f"masked positions per sequence (default: {d['max_predictions']})")
     p.add_argument("--dupe-factor", type=positive_int, metavar="N",
@@ -115,8 +116,16 @@ def _check_settings(settings):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
+    from tfbert.cli.distributed import worker_run
+
+    with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
+        return _run(args)
+
+
+def _run(args):
     import keras
 
+    from tfbert.cli.distributed import open_worker_run_dir
     from tfbert.config import BertConfig
     from tfbert.data.masking import MaskedLMMasker
     from tfbert.data.pretraining_data import build_instances, pretraining_dataset
@@ -126,37 +135,42 @@ def run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
+    run, settings, documents = open_worker_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                                   check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
-    if settings["preset"] is not None:
-        model = BertPretrainer.from_preset(settings["preset"])
-        tokenizer = model.preprocessor
-    else:
-        if settings["vocab"] is not None:
-            tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
+    with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
+        if settings["preset"] is not None:
+            model = BertPretrainer.from_preset(settings["preset"])
+            tokenizer = model.preprocessor
         else:
-            print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
-                  f"{len(documents)} documents")
-            tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
-            settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
-            run.update_record(settings=settings)  # a resumed run reuses this vocabulary
-            tokenizer = BertTokenizer(tokens, lowercase=True)
-        config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
-                                             max_position_embeddings=max(512, settings["max_seq_len"]))
-        model = BertPretrainer(BERT(config), preprocessor=tokenizer)
-    instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
-                                dupe_factor=settings["dupe_factor"], seed=settings["seed"],
-                                random_document_weighting=settings["random_document_weighting"])
-    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
-    num = len(instances["token_ids"])
-    epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
-    data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+            if settings["vocab"] is not None:
+                tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
+            else:
+                print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
+                      f"{len(documents)} documents")
+                tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
+                settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
+                run.update_record(settings=settings)  # a resumed run reuses this vocabulary
+                tokenizer = BertTokenizer(tokens, lowercase=True)
+            config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
+                                                 max_position_embeddings=max(512, settings["max_seq_len"]))
+            model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+        if settings["dropout"] is not None:
+            model.override_dropout(settings["dropout"])
+        instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
+                                    dupe_factor=settings["dupe_factor"], seed=settings["seed"],
+                                    random_document_weighting=settings["random_document_weighting"])
+        masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
+        num = len(instances["token_ids"])
+        epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
+        data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
+        model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
           f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
-    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity())
+    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
+                  restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run),
+                  verbose=progress_verbosity())
     save_keras(model, run.file(MODEL_FILE))
     model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
                                overwrite=True)
@@ -164,6 +178,10 @@ def run(args):
     final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
     run.update_metrics(final=final, instances=num, epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
+    if args.distribute_strategy.num_replicas_in_sync > 1:  # equal on every worker: identical weights
+        from tfbert.distribute import weights_digest
+
+        print(f"weights digest {weights_digest(model)}")
     print(f"saved {run.file(MODEL_FILE)} and the backbone preset {run.file(PRESET_DIR)}; "
           + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return 0

@@ -76,6 +76,30 @@ class BertTask(StrategyFixes, keras.Model):
     def trainable_weights(self):
         return self.trainable_variables
 
+    def override_dropout(self, rate):
+        """Set every dropout rate of the model (backbone and head) to ``rate``; 0 turns dropout off.
+
+        Call it before training (the rates are read when the step is traced). The
+        backbone's config and each layer's config record the new rate, so a saved
+        ``.keras`` file reloads with it.
+        """
+        import dataclasses
+
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}.")
+        self.backbone.config = dataclasses.replace(self.backbone.config, hidden_dropout_prob=rate,
+                                                   attention_probs_dropout_prob=rate)
+        for layer in self._flatten_layers(include_self=True):
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = rate
+            for name in ("dropout_rate", "attention_dropout"):
+                if isinstance(getattr(layer, name, None), float):
+                    setattr(layer, name, rate)
+        if isinstance(getattr(self, "dropout", None), float):
+            self.dropout = rate
+        return self
+
     # ---- compile ---------------------------------------------------------
     def default_loss(self):
         raise NotImplementedError

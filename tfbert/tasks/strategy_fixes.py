@@ -14,8 +14,11 @@ and tells us to drop the fix.
    a nest ("Attempt to convert a value (PerReplica:{...}) ... to a Tensor"),
    and under ``MirroredStrategy`` the MEAN turns the int32 token ids into
    float32, which ``BERT`` refuses. Building only needs shapes and dtypes, so
-   the fix builds from the first replica's own batch. Upstream: keras-team/keras
-   ``trainer.py`` (no issue filed for it that we know of).
+   the fix builds from the first replica's element spec. That also keeps Keras
+   from drawing a batch from a fresh iterator first, which advanced a
+   reshuffling dataset to its next order (a run under a strategy then trained on
+   other batches than the same run without one). Upstream: keras-team/keras
+   ``backend/tensorflow/trainer.py`` (no issue filed for it that we know of).
 2. ``reduce_per_replica`` reduces each log with ``strategy.reduce("MEAN", v,
    axis=0)`` in multi-worker mode, which fails on scalar logs ("Invalid
    reduction dimension 0 for input with 0 dimensions"; tensorflow/tensorflow#72388,
@@ -62,6 +65,11 @@ def _first_replica(value, strategy):
     if isinstance(value, tf.distribute.DistributedValues):
         return strategy.experimental_local_results(value)[0]
     return value
+
+
+def _first_replica_spec(spec):
+    value_specs = getattr(spec, "_value_specs", None)  # a PerReplicaSpec holds one spec per local replica
+    return value_specs[0] if value_specs else spec
 
 
 @contextlib.contextmanager
@@ -113,10 +121,17 @@ class StrategyFixes:
         strategy = getattr(self, "_distribute_strategy", None)
         if strategy is None or iterator is None:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        # Fix 1: build from the first replica's batch (shapes and dtypes kept), not a MEAN over replicas.
-        for _, _, it in iterator:
-            data_batch = keras.tree.map_structure(lambda v: _first_replica(v, strategy), next(it))
-            break
+        # Fix 1: build from the first replica's element spec (shapes and dtypes kept), not a MEAN over
+        # replicas. Reading the spec also leaves the data alone: Keras takes a batch from a fresh
+        # iterator, which moves a reshuffling dataset to its next order, so that training under a
+        # strategy saw other batches than the same run without one.
+        dataset = getattr(iterator, "_distributed_dataset", None)
+        if dataset is not None:
+            data_batch = keras.tree.map_structure(_first_replica_spec, dataset.element_spec)
+        else:  # a Keras without that attribute: take a batch, as Keras does
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(lambda v: _first_replica(v, strategy), next(it))
+                break
         return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def train_step(self, data):

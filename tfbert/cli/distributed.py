@@ -1,0 +1,77 @@
+"""The training commands under a ``tf.distribute`` strategy: one strategy per process, chief-only run files.
+
+``tfbert finetune`` and ``tfbert pretrain`` run the same way on a laptop, on a
+machine with 8 GPUs and on N machines (each with its own ``TF_CONFIG``):
+:func:`worker_run` creates the strategy named by ``--strategy`` before any
+other TensorFlow work, and :func:`open_worker_run_dir` opens the run directory.
+The chief (worker 0, or the ``chief`` task) opens the real run directory, as a
+one-process run does. Every other worker opens a private run folder under the
+system's temporary directory (its logs, metrics, plots and ``model.keras`` land
+there, since saving takes every worker) and :func:`worker_run` removes it at the
+end, failure or not. With ``--resume`` every worker reads the settings and the
+checkpoints from the real run directory, which must be on a file system they all
+see.
+
+Example:
+>>> import argparse
+>>> from tfbert.cli.distributed import worker_run
+>>> args = argparse.Namespace(strategy="default")
+>>> with worker_run(args) as strategy:
+...     strategy.num_replicas_in_sync
+1
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+from tfbert.cli.options import UsageError
+
+
+@contextlib.contextmanager
+def worker_run(args):
+    """Create ``args.strategy``'s strategy (kept as ``args.distribute_strategy``) and yield it; afterwards
+    remove the private run folder of a non-chief worker, if one was made."""
+    from tfbert.distribute import get_strategy
+
+    strategy = get_strategy(getattr(args, "strategy", None) or "auto")  # logs what it picked and why
+    args.distribute_strategy = strategy
+    args.worker_folder = None
+    try:
+        yield strategy
+    finally:
+        if args.worker_folder is not None:  # made by open_worker_run_dir below; nothing else is in it
+            shutil.rmtree(args.worker_folder, ignore_errors=True)
+
+
+def open_worker_run_dir(args, command, defaults, fixed, check=None):
+    """``run_dirs.open_run_dir`` on the chief; a private run folder on the other workers (see the module)."""
+    from tfbert.cli.run_dirs import open_run_dir, resolve_settings
+    from tfbert.distribute import cluster_spec, is_chief
+    from tfbert.runs import RunDirectory, open_run
+
+    strategy = args.distribute_strategy
+    if is_chief(strategy):
+        run, settings, checked = open_run_dir(args, command, defaults, fixed, check=check)
+        args.checkpoint_dir = run.checkpoint_dir
+        return run, settings, checked
+    if args.resume and args.overwrite:
+        raise UsageError(f"--resume and --overwrite exclude each other (see `tfbert {command} --help`)")
+    stored = None
+    if args.resume:
+        try:
+            shared = RunDirectory(args.output_dir)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{error} With --resume every worker reads the chief's run directory: put "
+                                    "--output-dir on a file system that all workers see.") from None
+        stored = shared.settings
+        args.checkpoint_dir = shared.checkpoint_dir
+    settings = resolve_settings(args, defaults, stored, fixed)
+    checked = check(settings) if check else None
+    _, _, index = cluster_spec()
+    args.worker_folder = tempfile.mkdtemp(prefix=f"tfbert-worker-{index}-")
+    run = open_run(os.path.join(args.worker_folder, "run"), command, settings, mode="new")
+    if not args.resume:
+        args.checkpoint_dir = run.checkpoint_dir
+    return run, settings, checked
