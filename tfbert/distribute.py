@@ -82,6 +82,13 @@ def _tpu_hinted(environ):
             or os.path.exists("/dev/vfio/0"))
 
 
+def _tpu_resolver(environ=None):
+    """A TPUClusterResolver: from the environment (Colab's TPU node, TPU_NAME, GKE) or, on a TPU VM, "local"."""
+    environ = os.environ if environ is None else environ
+    named = any(environ.get(name) for name in TPU_ENVIRONMENT)
+    return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=None if named else "local")
+
+
 def choose_strategy(name="auto", environ=None, num_gpus=None):
     """The strategy kind ``name`` stands for, and why: ``(kind, reason)``; ``auto`` looks at the machine.
 
@@ -95,7 +102,7 @@ def choose_strategy(name="auto", environ=None, num_gpus=None):
         return name, "asked for"
     if _tpu_hinted(environ):
         try:
-            tf.distribute.cluster_resolver.TPUClusterResolver()
+            _tpu_resolver(environ)
             return "tpu", "a TPUClusterResolver found a TPU"
         except (ValueError, RuntimeError) as error:
             logger.info("auto strategy: TPU hinted but not found (%s)", error)
@@ -126,11 +133,15 @@ def _make(kind):
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=_communication_options())
     if kind == "tpu":
+        advice = ("on Colab pick a TPU runtime, on a Cloud TPU VM run on the VM itself or set TPU_NAME, or use "
+                  "--strategy auto")
+        if not _tpu_hinted(os.environ):
+            raise RuntimeError(f"--strategy tpu: no TPU found on this machine (no /dev/accel0, no "
+                               f"{' / '.join(TPU_ENVIRONMENT[:2])}); {advice}.")
         try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        except ValueError as error:
-            raise RuntimeError(f"--strategy tpu: no TPU found ({error}); on Colab pick a TPU runtime, on a Cloud "
-                               "TPU VM set TPU_NAME=local, or use --strategy auto.") from None
+            resolver = _tpu_resolver()
+        except (ValueError, RuntimeError) as error:
+            raise RuntimeError(f"--strategy tpu: no TPU found ({error}); {advice}.") from None
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
@@ -197,6 +208,65 @@ def weights_digest(model):
         digest.update(str((value.dtype.str, value.shape)).encode())
         digest.update(value.tobytes())
     return digest.hexdigest()[:16]
+
+
+def is_tpu(strategy):
+    """Whether ``strategy`` runs on TPUs (``TPUStrategy``)."""
+    return isinstance(strategy, (tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy))
+
+
+def tpu_compile_options(steps_per_epoch, steps_per_execution=32):
+    """``compile`` options of the TPU path: XLA, and up to ``steps_per_execution`` steps per host call.
+
+    The same options run on CPU and GPU (``tests/test_distribute_tpu_path.py``
+    runs them on the default strategy), so a notebook can use them everywhere.
+    """
+    return {"jit_compile": True, "steps_per_execution": max(1, min(int(steps_per_execution), int(steps_per_epoch)))}
+
+
+def assert_static_shapes(dataset):
+    """Raise ``ValueError`` naming every element of ``dataset`` whose shape is not fully defined.
+
+    On a TPU every tensor entering the compiled step needs a static shape:
+    pad to ``--max-seq-len`` (a ``BertPreprocessor`` with ``sequence_length``)
+    and batch with ``drop_remainder=True``. Returns the element spec.
+    """
+    spec = dataset.element_spec
+    loose = []
+    for path, leaf in spec_paths(spec):
+        if not leaf.shape.is_fully_defined():
+            loose.append(f"{path} {leaf.shape}")
+    if loose:
+        raise ValueError("these inputs have no static shape, which a TPU needs: " + ", ".join(loose) +
+                         "; pad to a fixed sequence length (BertPreprocessor(sequence_length=...)) and batch "
+                         "with drop_remainder=True.")
+    return spec
+
+
+def pin_batch_size(dataset, batch_size):
+    """``dataset`` with every element's first axis declared as ``batch_size`` (checked as each batch passes).
+
+    For batches made with ``drop_remainder=True`` whose later maps lost the
+    static batch size (``BertPreprocessor`` returns ``segment_ids`` and
+    ``padding_mask`` as ``[None, S]``).
+    """
+    def pin(*element):
+        element = element[0] if len(element) == 1 else element
+        return tf.nest.map_structure(lambda t: tf.ensure_shape(t, [batch_size] + t.shape.as_list()[1:]), element)
+
+    return dataset.map(pin)
+
+
+def spec_paths(structure, prefix=""):
+    """(path, leaf) pairs of a nest of dicts/tuples/lists, paths like ``[0]['token_ids']``."""
+    if isinstance(structure, dict):
+        for key in sorted(structure):
+            yield from spec_paths(structure[key], f"{prefix}[{key!r}]")
+    elif isinstance(structure, (tuple, list)):
+        for i, item in enumerate(structure):
+            yield from spec_paths(item, f"{prefix}[{i}]")
+    else:
+        yield prefix or "element", structure
 
 
 def replica_batches(dataset, input_context):
