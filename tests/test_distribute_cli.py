@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import tfbert
-from cluster import REPO_ROOT, logs, run_cluster
+from cluster import logs, run_cluster
 from conftest import TINY
 
 WORDS = ["good", "great", "fun", "bad", "dull", "awful", "film", "movie", "plot", "acting"]

@@ -164,7 +164,7 @@ def get_strategy(name="auto"):
 
 def describe(strategy):
     """One line: the strategy class, its replicas and, in a cluster, this worker's place."""
-    workers, task_type, index = cluster_spec()
+    workers, _, index = cluster_spec()
     where = f", worker {index} of {workers}" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) \
         and workers > 1 else ""
     name = ("MultiWorkerMirroredStrategy" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -208,6 +208,26 @@ def weights_digest(model):
         digest.update(str((value.dtype.str, value.shape)).encode())
         digest.update(value.tobytes())
     return digest.hexdigest()[:16]
+
+
+def private_folder(kind, shared_path):
+    """A fresh, empty folder of this worker for ``kind`` of files tied to ``shared_path``, under the temp dir.
+
+    The name depends only on ``kind``, the worker's place in ``TF_CONFIG`` and
+    ``shared_path``, so that a worker restarted after ``kill -9`` (which left no
+    chance to clean up) removes what its previous run left before it starts.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    _, task_type, index = cluster_spec()
+    key = hashlib.sha256(os.path.abspath(shared_path).encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"tfbert-worker-{kind}-{task_type or 'worker'}{index}-{key}")
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.makedirs(path)
+    return path
 
 
 def is_tpu(strategy):

@@ -42,12 +42,11 @@ Example:
 import json
 import os
 import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
-from tfbert.distribute import distribute_batches, is_chief
+from tfbert.distribute import distribute_batches, is_chief, private_folder
 from tfbert.fileio import atomic_directory, atomic_write_text
 
 LATEST = "latest"
@@ -78,9 +77,10 @@ def restore(model, checkpoint_dir):
     state = read_state(checkpoint_dir)
     if state is None:
         return None
-    if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)  # slots must exist before loading them
-    model.load_weights(os.path.join(state["path"], WEIGHTS))
+    with model.distribute_strategy.scope():  # optimizer slots of a model trained under a strategy are its variables
+        if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # slots must exist before loading them
+        model.load_weights(os.path.join(state["path"], WEIGHTS))
     return state
 
 
@@ -212,7 +212,7 @@ def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, st
             raise ValueError("The dataset's length is unknown or infinite; pass steps_per_epoch.")
         steps_per_epoch = cardinality
     chief = is_chief(strategy)
-    write_dir = checkpoint_dir if chief else tempfile.mkdtemp(prefix="tfbert-worker-checkpoints-")
+    write_dir = checkpoint_dir if chief else private_folder("checkpoints", checkpoint_dir)
     try:
         if chief:
             os.makedirs(checkpoint_dir, exist_ok=True)

@@ -24,7 +24,6 @@ Example:
 import contextlib
 import os
 import shutil
-import tempfile
 
 from tfbert.cli.options import UsageError
 
@@ -48,7 +47,7 @@ def worker_run(args):
 def open_worker_run_dir(args, command, defaults, fixed, check=None):
     """``run_dirs.open_run_dir`` on the chief; a private run folder on the other workers (see the module)."""
     from tfbert.cli.run_dirs import open_run_dir, resolve_settings
-    from tfbert.distribute import cluster_spec, is_chief
+    from tfbert.distribute import is_chief, private_folder
     from tfbert.runs import RunDirectory, open_run
 
     strategy = args.distribute_strategy
@@ -69,8 +68,7 @@ def open_worker_run_dir(args, command, defaults, fixed, check=None):
         args.checkpoint_dir = shared.checkpoint_dir
     settings = resolve_settings(args, defaults, stored, fixed)
     checked = check(settings) if check else None
-    _, _, index = cluster_spec()
-    args.worker_folder = tempfile.mkdtemp(prefix=f"tfbert-worker-{index}-")
+    args.worker_folder = private_folder("run", args.output_dir)
     run = open_run(os.path.join(args.worker_folder, "run"), command, settings, mode="new")
     if not args.resume:
         args.checkpoint_dir = run.checkpoint_dir
