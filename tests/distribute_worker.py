@@ -110,6 +110,25 @@ def plain_keras_first_batch(strategy):
     return float(model.get_weights()[0].ravel()[0])
 
 
+def dropout_masks(strategy, fixed):
+    """Each local replica's dropout mask of the same input (plain Keras, or inside tfbert's seed fix)."""
+    from tfbert.tasks.strategy_fixes import replica_dependent_seeds
+
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dropout(0.5)])
+
+    @tf.function
+    def step():
+        def replica_fn():
+            if fixed:
+                with replica_dependent_seeds(model):
+                    return model(tf.ones((1, 64)), training=True)
+            return model(tf.ones((1, 64)), training=True)
+        return strategy.run(replica_fn)
+
+    return [np.asarray(v).ravel().tolist() for v in strategy.experimental_local_results(step())]
+
+
 class StepLosses(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -158,6 +177,7 @@ def main():
         one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
         report["one_device"] = {"clipping": plain_keras_clipping(one_device), "tfbert": tfbert_training(one_device),
                                 "first_batch": plain_keras_first_batch(one_device)}
+        report["dropout_masks"] = {"plain": dropout_masks(STRATEGY, False), "tfbert": dropout_masks(STRATEGY, True)}
         report["no_strategy"] = {"first_batch": plain_keras_first_batch(tf.distribute.get_strategy())}
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump(report, f)

@@ -84,6 +84,16 @@ def test_upstream_multi_worker_reduces_scalar_logs_on_axis_0(multi_worker):
             report["scalar_reduce"]
 
 
+def test_upstream_every_replica_draws_the_same_dropout_mask(mirrored):
+    first, second = mirrored["dropout_masks"]["plain"]
+    assert first == second and 0 < first.count(0.0) < len(first)
+
+
+def test_tfbert_replicas_draw_their_own_dropout_masks(mirrored):
+    first, second = mirrored["dropout_masks"]["tfbert"]
+    assert first != second and 0 < first.count(0.0) < len(first) and 0 < second.count(0.0) < len(second)
+
+
 def test_tfbert_mirrored_matches_one_device(mirrored):
     one, two = mirrored["one_device"]["tfbert"], mirrored["tfbert"]
     assert two["local_replicas"] == 2 and two["replica_weights_identical"]

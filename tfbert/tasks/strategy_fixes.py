@@ -29,6 +29,10 @@ and tells us to drop the fix.
    replica's gradient *before* the all-reduce, so a clipped step under a strategy
    differs from the same step on one device. The fix clips after the all-reduce,
    with the optimizer's own clipping code, during this model's train step only.
+4. Keras' ``SeedGenerator`` state is a variable that the strategy mirrors, so
+   every replica draws the same dropout masks (for its own rows). The fix adds
+   the replica id to each dropout seed during the train step, so that each
+   replica draws its own masks, reproducibly for a given number of replicas.
 
 Example:
 >>> import keras, tensorflow as tf
@@ -96,26 +100,70 @@ def clipping_after_all_reduce(optimizer):
             grads_and_vars[i] = (g, grads_and_vars[i][1])
         return grads_and_vars
 
-    # MirroredStrategy traces the step once per local replica, in one thread each: the swap is
-    # reference-counted so that it stays until the last replica's trace is done.
+    with _swapped(target, {"_clip_gradients": lambda grads: grads,
+                           "_all_reduce_sum_gradients": reduce_then_clip}):
+        yield
+
+
+@contextlib.contextmanager
+def _swapped(obj, attributes):
+    """Set instance ``attributes`` on ``obj`` while a step is traced; then remove them.
+
+    MirroredStrategy traces the step once per local replica, in one thread each:
+    the swap is reference-counted so that it stays until the last replica's trace
+    is done.
+    """
     with _PATCH_LOCK:
-        if _PATCHED.get(id(target), 0) == 0:
-            target._clip_gradients = lambda grads: grads
-            target._all_reduce_sum_gradients = reduce_then_clip
-        _PATCHED[id(target)] = _PATCHED.get(id(target), 0) + 1
+        if _PATCHED.get(id(obj), 0) == 0:
+            for name, value in attributes.items():
+                setattr(obj, name, value)
+        _PATCHED[id(obj)] = _PATCHED.get(id(obj), 0) + 1
     try:
         yield
     finally:
         with _PATCH_LOCK:
-            _PATCHED[id(target)] -= 1
-            if _PATCHED[id(target)] == 0:
-                del _PATCHED[id(target)]
-                del target._clip_gradients
-                del target._all_reduce_sum_gradients
+            _PATCHED[id(obj)] -= 1
+            if _PATCHED[id(obj)] == 0:
+                del _PATCHED[id(obj)]
+                for name in attributes:
+                    delattr(obj, name)
+
+
+#: added (times the replica id) to the first half of each dropout seed: masks differ between replicas
+REPLICA_SEED_STRIDE = 1_000_003
+
+
+@contextlib.contextmanager
+def replica_dependent_seeds(model):
+    """While tracing a train step: each replica draws its own dropout masks (fix 4 above).
+
+    Keras' ``SeedGenerator`` keeps its state in a variable that a strategy
+    mirrors, so every replica draws the same seed and drops the same units of
+    its rows. Inside this context each seed generator of ``model``'s layers
+    returns its seed with ``REPLICA_SEED_STRIDE * replica id`` added to the
+    first half; the state advances as before, so a run is as reproducible as
+    before for a given number of replicas.
+    """
+    generators = []
+    for layer in model._flatten_layers(include_self=False):
+        generator = getattr(layer, "seed_generator", None)
+        if isinstance(generator, keras.random.SeedGenerator) and generator not in generators:
+            generators.append(generator)
+    with contextlib.ExitStack() as stack:
+        for generator in generators:
+            def next_seed(ordered=True, generator=generator):
+                seed = type(generator).next(generator, ordered)
+                context = tf.distribute.get_replica_context()
+                if context is None:
+                    return seed
+                replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+                return seed + tf.stack([replica * tf.cast(REPLICA_SEED_STRIDE, seed.dtype), tf.zeros_like(replica)])
+            stack.enter_context(_swapped(generator, {"next": next_seed}))
+        yield
 
 
 class StrategyFixes:
-    """Mixin for a ``keras.Model`` subclass: the three fixes of this module's docstring."""
+    """Mixin for a ``keras.Model`` subclass: the fixes of this module's docstring."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = getattr(self, "_distribute_strategy", None)
@@ -137,7 +185,7 @@ class StrategyFixes:
     def train_step(self, data):
         strategy = self.distribute_strategy
         if strategy.num_replicas_in_sync > 1 and getattr(self, "optimizer", None) is not None:
-            with clipping_after_all_reduce(self.optimizer):  # fix 3
+            with clipping_after_all_reduce(self.optimizer), replica_dependent_seeds(self):  # fixes 3 and 4
                 logs = super().train_step(data)
         else:
             logs = super().train_step(data)
