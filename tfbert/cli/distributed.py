@@ -32,9 +32,14 @@ from tfbert.cli.options import UsageError
 def worker_run(args):
     """Create ``args.strategy``'s strategy (kept as ``args.distribute_strategy``) and yield it; afterwards
     remove the private run folder of a non-chief worker, if one was made."""
-    from tfbert.distribute import get_strategy
+    from tfbert.distribute import get_strategy, is_tpu
 
     strategy = get_strategy(getattr(args, "strategy", None) or "auto")  # logs what it picked and why
+    if is_tpu(strategy):
+        raise UsageError("found a TPU, but the training commands batch by length (dynamic shapes, which a TPU "
+                         "recompiles for every batch); train on a TPU with the static-shape recipe of "
+                         "examples/colab_tpu.ipynb (tfbert.distribute.tpu_compile_options, pin_batch_size), or "
+                         "pass --strategy default to run on this host's CPU")
     args.distribute_strategy = strategy
     args.worker_folder = None
     try:
