@@ -19,11 +19,13 @@ def test_new_run_refuses_existing_run_then_overwrite_and_resume(tmp_path):
     run = open_run(path, "finetune", {"epochs": 1, "data": "x.csv"})
     assert is_run(path) and run.settings == {"epochs": 1, "data": "x.csv"}
     open(run.file("model.keras"), "w").close()
+    run.close()  # release the lock: this process reopens the run below
     with pytest.raises(RunExistsError, match="--overwrite.*--resume"):
         open_run(path, "finetune", {"epochs": 2})
     resumed = open_run(path, "finetune", {"epochs": 2}, mode="resume")
     assert resumed.resumed and resumed.settings["epochs"] == 1  # stored settings win
     assert os.path.exists(resumed.file("model.keras"))
+    resumed.close()
     fresh = open_run(path, "finetune", {"epochs": 2}, mode="overwrite")
     assert fresh.settings == {"epochs": 2}
     assert not os.path.exists(fresh.file("model.keras"))  # the old run is gone
@@ -31,7 +33,7 @@ def test_new_run_refuses_existing_run_then_overwrite_and_resume(tmp_path):
 
 def test_never_deletes_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not empty and holds no tfbert run"):
+    with pytest.raises(FileExistsError, match=r"holds files tfbert did not write \(notes.txt\)"):
         open_run(str(tmp_path), "finetune", {}, mode="overwrite")
     assert (tmp_path / "notes.txt").read_text() == "mine"
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
@@ -75,6 +77,7 @@ def test_history_continues_when_a_run_resumes(tmp_path):
         fit_resumable(_tiny_model(), data, epochs=4, checkpoint_dir=run.checkpoint_dir, verbose=0,
                       callbacks=run_callbacks(run) + [StopAfter()])
     assert len(run.read_metrics()["history"]["loss"]) == 2
+    run.close()
 
     resumed = open_run(run.path, "finetune", {}, mode="resume")
     seen = []

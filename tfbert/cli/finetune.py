@@ -12,9 +12,9 @@ Example:
 import math
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+                                 run_mode, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+                         write_history_plot)
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASKS
 
@@ -63,11 +63,17 @@ def register(subparsers):
 
 def run(args):
     """Run `tfbert finetune` with the parsed arguments; return the exit code."""
+    run, settings, splits = start_run(args.output_dir, "finetune", args, FINETUNE_DEFAULTS, FINETUNE_FIXED,
+                                     check=_check_settings, mode=run_mode(args, "finetune"))
+    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        return _finetune(run, settings, splits)
+
+
+def _finetune(run, settings, splits):
     import keras
 
     from tfbert.training import fit_resumable
 
-    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     task = TASKS[settings["task"]]

@@ -16,7 +16,7 @@ import numpy as np
 from tfbert.cli.data_sets import (TEST_FRACTION, VALIDATION_FRACTION, classification_batches, classification_splits,
                                   random_sentences)
 from tfbert.cli.errors import one_line
-from tfbert.cli.run_dirs import progress_verbosity
+from tfbert.runs import progress_verbosity
 
 
 class ClassificationTask:
