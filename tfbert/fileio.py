@@ -121,6 +121,8 @@ def remove_stale_temporaries(directory, pattern=r"^\..+\.(tmp|old)-[A-Za-z0-9_]+
     place, and the OS drops that lock when the process dies (even by SIGKILL),
     so a folder whose lock can be taken was left behind by a killed writer.
     Only names matching ``pattern`` (what ``atomic_directory`` makes) are considered.
+    A ``.NAME.old-*`` folder (the fallback swap's old version) whose ``NAME`` is
+    missing is renamed back to ``NAME`` instead: it is the last complete version.
     """
     removed = []
     if not os.path.isdir(directory):
@@ -138,8 +140,13 @@ def remove_stale_temporaries(directory, pattern=r"^\..+\.(tmp|old)-[A-Za-z0-9_]+
         except BlockingIOError:
             continue  # a live writer holds it
         else:
-            _remove_tree(full)
-            removed.append(name)
+            aside = re.match(r"^\.(.+)\.old-[A-Za-z0-9_]+$", name)
+            target = aside and os.path.join(directory, aside.group(1))
+            if target and not os.path.lexists(target):
+                os.rename(full, target)  # the complete old version of a writer killed mid-swap: put it back
+            else:
+                _remove_tree(full)
+                removed.append(name)
         finally:
             os.close(fd)
     return removed
@@ -176,14 +183,21 @@ def _swap_in(new, path):
     if _renameat2(new, path, _RENAME_EXCHANGE):
         return
     # Fallback: both versions stay complete on disk, but `path` is absent between the two renames.
+    # The old version is locked while it lies aside, and remove_stale_temporaries puts back an
+    # unlocked `.NAME.old-*` whose NAME is missing (a writer killed between the renames).
     aside = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.old-{secrets.token_hex(4)}")
-    os.rename(path, aside)
+    held = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.rename(new, path)
-    except BaseException:
-        os.rename(aside, path)
-        raise
-    os.rename(aside, new)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        os.rename(path, aside)
+        try:
+            os.rename(new, path)
+        except BaseException:
+            os.rename(aside, path)
+            raise
+        os.rename(aside, new)
+    finally:
+        os.close(held)
 
 
 def _rename_noreplace(source, target):
