@@ -293,11 +293,13 @@ def test_cli_start_that_fails_leaves_no_run_directory(capsys, tmp_path, tiny_run
     if case == "header-only csv":
         (tmp_path / "empty.csv").write_text("text,label\n")
         argv += ["--data", str(tmp_path / "empty.csv")]
+        expected = (1, "holds no training examples")
     else:
         argv += ["--data", data, "--max-seq-len", "1"]
+        expected = (2, "--max-seq-len 1 leaves no room for text")
     code = cli.main(argv)
     err = capsys.readouterr().err
-    assert code in (1, 2) and "tfbert: error: " in err, err
+    assert code == expected[0] and "tfbert: error: " in err and expected[1] in err, err  # refused up front
     assert not (tmp_path / "run").exists()  # a retry is not blocked, no --resume that cannot work
 
 

@@ -106,6 +106,12 @@ def _check_settings(settings):
 
     if settings["data"] is None:
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
+    if settings["max_seq_len"] < 3:  # [CLS], one token, [SEP]
+        raise UsageError(f"--max-seq-len {settings['max_seq_len']} leaves no room for text: give at least 3 "
+                         "([CLS], one token, [SEP]) (see `tfbert finetune --help`)")
     splits = TASKS[settings["task"]].splits(settings)
+    if not len(splits["train"]):
+        raise ValueError(f"{settings['data']} holds no training examples after the held-out splits; "
+                         "give a data set with labelled rows.")
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
     return splits
