@@ -467,7 +467,8 @@ def test_export_overwrite_killed_at_random_instants_keeps_a_loadable_version(cap
         assert find_saved_model(base) == os.path.join(base, "1"), sorted(os.listdir(base))
         assert [row["label_id"] in (0, 1) for row in predict_saved_model(os.path.join(base, "1"), ["a good film"])] \
             == [True], f"after kill {kills}"
-    print(f"export --overwrite killed {kills} times; a complete, loadable version 1 after each")
+    with capsys.disabled():  # shown with `pytest -s`
+        print(f"\nexport --overwrite killed {kills} times; a complete, loadable version 1 after each")
     hidden = [n for n in os.listdir(base) if n.startswith(".")]
     assert all(n.startswith(".1.tmp-") for n in hidden), hidden
     export_saved_model(model, base, version=2)  # the next export cleans what killed exports left
