@@ -233,7 +233,10 @@ def test_a_live_run_is_locked_against_a_second_process_and_kill_9_leaves_no_stal
             assert code == 1 and time.time() - start < 30, err
             assert f"tfbert: error: run directory {os.path.abspath(run_dir)} is in use by another tfbert process " \
                    f"(pid {proc.pid}" in err
+        with pytest.raises(RunLockedError, match=f"pid {proc.pid}"):  # `tfbert evaluate` writing its metrics
+            RunDirectory(run_dir).update_metrics(evaluate_test={"accuracy": 1.0})
         assert (tmp_path / "run" / "run.json").read_text() == record  # the live run was not touched
+        assert not (tmp_path / "run" / "metrics.json").exists()
     finally:
         proc.kill()
         proc.wait()

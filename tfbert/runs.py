@@ -41,6 +41,7 @@ refused
 1
 """
 
+import contextlib
 import datetime
 import fcntl
 import json
@@ -156,15 +157,30 @@ class RunDirectory:
 
     def update_metrics(self, **sections):
         """Merge top-level sections into ``metrics.json`` and rewrite it atomically."""
-        metrics = self.read_metrics()
-        metrics.update(sections)
-        atomic_write_text(self.file(METRICS_FILE), _json(metrics))
+        with self._writing():
+            metrics = self.read_metrics()
+            metrics.update(sections)
+            atomic_write_text(self.file(METRICS_FILE), _json(metrics))
         return metrics
 
     def update_record(self, **fields):
         """Merge fields into ``run.json`` (for instance where the trained model was saved)."""
-        self.record.update(fields)
-        atomic_write_text(self.file(RUN_FILE), _json(self.record))
+        with self._writing():
+            self.record.update(fields)
+            atomic_write_text(self.file(RUN_FILE), _json(self.record))
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A run opened for reading (``tfbert evaluate``) takes the lock for the time of one write,
+        so it never rewrites the files of a run that another process is training."""
+        if self._lock is not None:
+            yield
+            return
+        lock = RunLock(self.path).acquire("evaluate")
+        try:
+            yield
+        finally:
+            lock.release()
 
     # ---- the life of a run that writes ----------------------------------
     def close(self):
