@@ -310,7 +310,18 @@ def _modes(path):
     return {rel: stat.S_IMODE(os.stat(os.path.join(path, rel)).st_mode) for rel in _tree(path)}
 
 
-@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_tensorflow_still_makes_folders_0755_whatever_the_umask(tmp_path):
+    # Why fileio sets the folder modes of a SavedModel itself (tensorflow/tensorflow#32963).
+    previous = os.umask(0o002)
+    try:
+        tf.io.gfile.mkdir(str(tmp_path / "made_by_tf"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "made_by_tf").st_mode) == 0o755
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700),
+                                                        (0o002, 0o664, 0o775)])
 def test_written_files_get_the_modes_of_the_umask(tmp_path, umask, file_mode, dir_mode):
     from tfbert.export import export_saved_model
 

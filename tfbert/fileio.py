@@ -96,6 +96,7 @@ def atomic_directory(path, overwrite=False):
         fcntl.flock(lock, fcntl.LOCK_EX)  # "held": remove_stale_temporaries leaves it alone
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 whatever the umask
         yield tmp
+        _umask_folder_modes(tmp)
         if os.path.lexists(path):
             if not overwrite:
                 raise FileExistsError(f"{path} appeared while it was being written; nothing was replaced.")
@@ -150,6 +151,22 @@ def remove_stale_temporaries(directory, pattern=r"^\..+\.(tmp|old)-[A-Za-z0-9_]+
         finally:
             os.close(fd)
     return removed
+
+
+def _umask_folder_modes(root):
+    """Give the folders under ``root`` the mode of the umask.
+
+    TensorFlow's POSIX file system makes every folder with ``mkdir(path, 0755)``
+    (tensorflow/tensorflow#32963), so a SavedModel's ``variables/`` and ``assets/``
+    would lack group write under umask 002 (test_runs.py checks that this is still so).
+    Files need nothing: TensorFlow and Python create them with 0666 minus the umask.
+    """
+    mode = 0o777 & ~current_umask()
+    for folder, children, _ in os.walk(root):
+        for child in children:
+            full = os.path.join(folder, child)
+            if not os.path.islink(full):
+                os.chmod(full, mode)
 
 
 def current_umask():
