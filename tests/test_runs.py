@@ -1,17 +1,28 @@
-"""Run directories, the callbacks that record a run, and the PNG plots."""
+"""Run directories, the callbacks that record a run, and the PNG plots; and the reliability rules of runs
+and exports: what a run is, what --overwrite deletes, the lock, failed starts, file modes, kills."""
 
 import json
-import shutil
 import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfbert
+from conftest import TINY
+from tfbert import cli, fileio
 from tfbert.callbacks import HistoryRecorder, ScalarSummaries, run_callbacks
 from tfbert.plots import confusion_matrix, plot_confusion_matrix, plot_history, plots_available
-from tfbert.runs import RunDirectory, RunExistsError, is_run, open_run
+from tfbert.runs import (ForeignDirectoryError, RunDirectory, RunExistsError, RunLockedError, is_run, open_run,
+                         start_run)
 from tfbert.training import fit_resumable
 
 
@@ -139,18 +150,6 @@ def test_plots_are_png_files(tmp_path):
 
 
 # ---- reliability: what a run is, what --overwrite deletes, the lock, failed starts, file modes ----------
-import random  # noqa: E402
-import signal  # noqa: E402
-import stat  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import tfbert  # noqa: E402
-from conftest import TINY  # noqa: E402
-from tfbert import cli, fileio  # noqa: E402
-from tfbert.runs import ForeignDirectoryError, RunLockedError, start_run  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 KILL_WORKER = os.path.join(HERE, "kill_worker.py")
 RESUME_WORKER = os.path.join(HERE, "resume_worker.py")
