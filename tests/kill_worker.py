@@ -4,7 +4,8 @@ Usage:
     python tests/kill_worker.py hold RUN_DIR            open RUN_DIR as a new finetune run, print "ready", sleep
     python tests/kill_worker.py swap TARGET             overwrite TARGET (a folder of 20 files) in a loop, forever
     python tests/kill_worker.py export MODEL BASE_DIR   `tfbert export MODEL --export-dir BASE_DIR --version 1
-                                                        --overwrite` in a loop, forever; "exported" after each
+                                                        --overwrite` in a loop, forever; "ready" once
+                                                        imported, "exported" after each
 
 `swap` loads tfbert/fileio.py alone (no TensorFlow), so it starts in milliseconds and
 can be killed hundreds of times in a few seconds.
@@ -47,6 +48,7 @@ def export(model, base_dir):
     sys.path.insert(0, REPO)
     from tfbert.cli import main
 
+    print("ready", flush=True)
     while True:
         code = main(["export", model, "--export-dir", base_dir, "--version", "1", "--overwrite"])
         print("exported" if code == 0 else f"failed {code}", flush=True)

@@ -165,7 +165,8 @@ def _tree(path):
 
 
 @pytest.mark.parametrize("text", ['{"command": "python benchmarks/finetune.py sst2", "settings": {}}',
-                                  "not json at all", '["finetune"]'])
+                                  "not json at all", '["finetune"]',
+                                  '{"command": "finetune", "settings": {}, "started": "2026-01-01T00:00:00"}'])
 def test_another_tools_run_json_is_never_taken_for_a_run(tmp_path, text):
     (tmp_path / "run.json").write_text(text)
     (tmp_path / "results.csv").write_text("mine")
@@ -431,6 +432,15 @@ def test_stale_temporaries_are_removed_unless_a_live_writer_holds_them(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["2", "3"]
 
 
+def test_predict_picks_only_versions_tf_serving_would_load(tmp_path):
+    from tfbert.cli.predict import find_saved_model
+
+    for name in ("2", ".7.tmp-abc", ".8.old-abc", "\u00b2", "9x"):  # \u00b2 is "²": str.isdigit() says yes
+        os.makedirs(tmp_path / name)
+        open(tmp_path / name / "saved_model.pb", "w").close()
+    assert find_saved_model(str(tmp_path)) == str(tmp_path / "2")
+
+
 def test_swap_killed_at_random_instants_always_leaves_a_complete_folder(tmp_path):
     target = str(tmp_path / "1")
     rng = random.Random(0)
@@ -448,6 +458,7 @@ def test_swap_killed_at_random_instants_always_leaves_a_complete_folder(tmp_path
         generation = _complete(target)
         assert generation is not None, f"after kill {kills}: {sorted(os.listdir(target))}"
         generations.add(generation)
+    print(f"\natomic_directory(overwrite=True) killed {kills} times; a complete folder after each")
     leftovers = [n for n in os.listdir(tmp_path) if n != "1"]
     assert set(fileio.remove_stale_temporaries(str(tmp_path))) == set(leftovers)
     assert os.listdir(tmp_path) == ["1"] and kills >= 20 and len(generations) > 1, (kills, generations)
@@ -471,9 +482,9 @@ def test_export_overwrite_killed_at_random_instants_keeps_a_loadable_version(cap
     while time.time() < deadline or kills < 2:
         proc = subprocess.Popen([sys.executable, KILL_WORKER, "export", source, base], env=_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = proc.stdout.readline()  # the first export of this worker is done: kill within the next ones
-        assert line.startswith("exported"), proc.stderr.read()[-2000:]
-        time.sleep(rng.uniform(0, 2.0))
+        line = proc.stdout.readline()  # imported: kill while it loads, traces, saves or swaps
+        assert line == "ready\n", proc.stderr.read()[-2000:]
+        time.sleep(rng.uniform(0, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1

@@ -311,8 +311,13 @@ def _record_problem(run_file):
             record = json.load(f)
     except (OSError, ValueError) as e:
         return f"it is not readable JSON: {type(e).__name__}"
-    if not isinstance(record, dict) or not isinstance(record.get("tfbert_version"), str):
-        return "it has no tfbert_version marker"
+    if not isinstance(record, dict):
+        return "it holds no JSON object"
+    if not isinstance(record.get("tfbert_version"), str):
+        if record.get("command") in COMMANDS and isinstance(record.get("settings"), dict):
+            return ('it has no "tfbert_version" marker; if an older tfbert made this run, add '
+                    '"tfbert_version": "0.1.0" to its run.json')
+        return 'it has no "tfbert_version" marker'
     if record.get("command") not in COMMANDS or not isinstance(record.get("settings"), dict):
         return f"its command is {record.get('command')!r}, not one of {', '.join(COMMANDS)}"
     return None
