@@ -2,7 +2,6 @@
 with --validation-data/--test-data; table delimiters found from content; the splits those files give."""
 
 import json
-import os
 import shutil
 
 import numpy as np

@@ -26,8 +26,8 @@ import os
 
 import numpy as np
 
-from tfbert.cli.data_sets import (TEST_FRACTION, VALIDATION_FRACTION, assemble_splits, classification_batches,
-                                  classification_splits, random_sentences, read_labelled_table)
+from tfbert.cli.data_sets import (assemble_splits, classification_batches, classification_splits, random_sentences,
+                                  read_labelled_table)
 from tfbert.cli.errors import notice, one_line
 from tfbert.cli.options import positive_int
 from tfbert.cli.run_dirs import progress_verbosity
