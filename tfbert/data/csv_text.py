@@ -85,8 +85,8 @@ def sniff_delimiter(path, encoding="utf-8-sig", sample_lines=SNIFF_LINES):
     >>> import os, tempfile
     >>> from tfbert.data.csv_text import sniff_delimiter
     >>> path = os.path.join(tempfile.mkdtemp(), "pairs.txt")
-    >>> _ = open(path, "w").write('Quality\t#1 String\t#2 String\n1\tHe said "yes", then left.\tHe left.\n')
-    >>> sniff_delimiter(path) == "\t"
+    >>> _ = open(path, "w").write('Quality\\t#1 String\\t#2 String\\n1\\tHe said "yes", then left.\\tHe left.\\n')
+    >>> sniff_delimiter(path) == "\\t"
     True
     """
     with open_text(path, encoding) as f:
