@@ -87,7 +87,7 @@ class ClassificationTask:
     def build(self, settings, train):
         from tfbert.tasks import BertClassifier
 
-        return BertClassifier.from_preset(settings["preset"], num_classes=train.num_classes,
+        return BertClassifier.from_preset(settings["preset"], num_classes=train.num_classes, pair=train.is_pair,
                                           label_names=list(train.class_names), sequence_length=settings["max_seq_len"])
 
     def training_model(self, model):
@@ -138,7 +138,8 @@ class RegressionTask(ClassificationTask):
     def build(self, settings, train):
         from tfbert.tasks import BertClassifier
 
-        return BertClassifier.from_preset(settings["preset"], num_classes=1, sequence_length=settings["max_seq_len"])
+        return BertClassifier.from_preset(settings["preset"], num_classes=1, pair=train.is_pair,
+                                          sequence_length=settings["max_seq_len"])
 
     def evaluate(self, model, data, batch_size):
         from tfbert.metrics.correlation import regression_scores
