@@ -86,13 +86,16 @@ def test_finetune_evaluate_export_predict_every_task(capsys, tmp_path, tiny_pres
     run_dir = tmp_path / "run"
     code, out, err = run_cli(capsys, "finetune", "--task", task, "--preset", tiny_preset, "--data", train,
                              "--validation-data", valid, "--test-data", test, "-o", run_dir, "--steps", "2",
-                             "--batch-size", "4", "--max-seq-len", "32", "--learning-rate", "1e-3")
+                             "--batch-size", "4", "--max-seq-len", "32", "--learning-rate", "1e-3",
+                             *(["--doc-stride", "8"] if task == "qa" else []))
     assert code == 0, err
-    assert f"for {task} on" in out
+    train_size = 4 * {"qa": len(QUESTIONS), "multiple_choice": len(STORIES)}.get(task, len(PAIRS))
+    assert f"for {task} on {train_size} " in out  # all of --data trains: nothing carved out of it
     if task in ("regression", "embedding"):
         assert "train.txt: tab-separated columns" in err
     settings = json.loads((run_dir / "run.json").read_text())["settings"]
     assert settings["validation_data"] == str(valid) and settings["test_data"] == str(test)
+    assert settings["doc_stride"] == (8 if task == "qa" else None)
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     assert "val_loss" in history  # validated on the --validation-data file
 
@@ -104,9 +107,10 @@ def test_finetune_evaluate_export_predict_every_task(capsys, tmp_path, tiny_pres
     assert result["examples"] == expected_examples  # the whole --test-data file, nothing else
     for key in metrics:
         assert key in result and (np.isnan(result[key]) or np.isfinite(result[key]))
-    code, out, err = run_cli(capsys, "evaluate", run_dir, "--split", "validation")
-    assert code == 0, err
-    assert "evaluate_validation" in json.loads((run_dir / "metrics.json").read_text())
+    if task == "qa":  # (one task is enough: the split is picked the same way for all)
+        code, out, err = run_cli(capsys, "evaluate", run_dir, "--split", "validation")
+        assert code == 0, err
+        assert json.loads((run_dir / "metrics.json").read_text())["evaluate_validation"]["data"] == str(valid)
 
     code, out, err = run_cli(capsys, "export", run_dir, "--export-dir", tmp_path / "exported")
     assert code == 0, err
@@ -128,29 +132,25 @@ def test_finetune_evaluate_export_predict_every_task(capsys, tmp_path, tiny_pres
         if field == "embedding":
             np.testing.assert_allclose(a["embedding"], b["embedding"], atol=1e-4)
             assert len(a["embedding"]) == TINY["hidden_size"]
+        elif field == "choice":  # the same probabilities (a near tie may pick either candidate)
+            np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-4)
+            assert a["choice_id"] == int(np.argmax(a["probabilities"])) and b["choice_id"] == int(np.argmax(b["probabilities"]))
         elif field == "score":  # a pair model: both split 'TEXT<TAB>TEXT_PAIR' and pack the pair
             assert a["score"] == pytest.approx(b["score"], rel=1e-3, abs=1e-6)
         else:
             assert a[field] == b[field]
     if task == "qa":
         assert served[0]["answer"] == CONTEXT[served[0]["start"]:served[0]["end"]]
-
-
-def test_qa_predicts_a_json_lines_file_and_rejects_plain_text(capsys, tmp_path, tiny_preset):
-    train = squad_json(tmp_path / "train.json", 3)
-    run_dir = tmp_path / "qa"
-    code, _, err = run_cli(capsys, "finetune", "--task", "qa", "--preset", tiny_preset, "--data", train, "-o", run_dir,
-                           "--steps", "1", "--batch-size", "4", "--max-seq-len", "32", "--doc-stride", "8")
-    assert code == 0, err
-    assert json.loads((run_dir / "run.json").read_text())["settings"]["doc_stride"] == 8
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text("\n".join(json.dumps({"question": q, "context": CONTEXT}) for q, _ in QUESTIONS) + "\n")
-    code, out, err = run_cli(capsys, "predict", run_dir, "--input", questions)
-    assert code == 0, err
-    lines = out.splitlines()
-    assert len(lines) == len(QUESTIONS) and lines[0].endswith("\twho built the tower")
-    code, _, err = run_cli(capsys, "predict", run_dir, "who built it")
-    assert code == 1 and "record 1 has no 'question'" in err
+        questions = tmp_path / "questions.jsonl"
+        questions.write_text("\n".join(json.dumps({"question": q, "context": CONTEXT}) for q, _ in QUESTIONS) + "\n")
+        code, out, err = run_cli(capsys, "predict", tmp_path / "exported", "--input", questions)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert len(lines) == len(QUESTIONS) and lines[0].endswith("\twho built the tower")
+        code, _, err = run_cli(capsys, "predict", run_dir, "who built it")
+        assert code == 1 and "record 1 has no 'question'" in err
+        code, _, err = run_cli(capsys, "predict", tmp_path / "exported", "who built it")
+        assert code == 2 and "give --question and --context" in err
 
 
 # ---- the splits --validation-data and --test-data give -------------------------------------------
