@@ -134,7 +134,8 @@ def test_finetune_evaluate_export_predict_every_task(capsys, tmp_path, tiny_pres
             assert len(a["embedding"]) == TINY["hidden_size"]
         elif field == "choice":  # the same probabilities (a near tie may pick either candidate)
             np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-4)
-            assert a["choice_id"] == int(np.argmax(a["probabilities"])) and b["choice_id"] == int(np.argmax(b["probabilities"]))
+            for row in (a, b):
+                assert row["choice_id"] == int(np.argmax(row["probabilities"]))
         elif field == "score":  # a pair model: both split 'TEXT<TAB>TEXT_PAIR' and pack the pair
             assert a["score"] == pytest.approx(b["score"], rel=1e-3, abs=1e-6)
         else:

@@ -188,7 +188,8 @@ def summary(row):
         return f"{row['choice']}\t{row['score']:.3f}"
     if "embedding" in row and len(row) == 1:
         vector = row["embedding"]
-        return "[" + ", ".join(f"{x:.4f}" for x in vector[:4]) + (f", ... ({len(vector)} values)]" if len(vector) > 4 else "]")
+        more = f", ... ({len(vector)} values)]" if len(vector) > 4 else "]"
+        return "[" + ", ".join(f"{x:.4f}" for x in vector[:4]) + more
     return None
 
 

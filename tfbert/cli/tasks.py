@@ -235,16 +235,19 @@ def tag_sentences(model, sentences, batch_size, width_step=16):
     from tfbert.data.ner import encode_words, merge_chunk_tags
 
     tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
-    length = getattr(model.preprocessor, "sequence_length", None) or min(128, model.backbone.config.max_position_embeddings)
+    length = (getattr(model.preprocessor, "sequence_length", None)
+              or min(128, model.backbone.config.max_position_embeddings))
     features = encode_words(tokenizer, sentences, sequence_length=int(length))
     order = np.argsort(features.lengths, kind="stable")
     row_tags = [None] * len(order)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        width = min(features.inputs["token_ids"].shape[1], -(-int(features.lengths[rows].max()) // width_step) * width_step)
+        longest = int(features.lengths[rows].max())
+        width = min(features.inputs["token_ids"].shape[1], -(-longest // width_step) * width_step)
         logits = model.predict_on_batch({k: v[rows, :width] for k, v in features.inputs.items()})
-        for row, tags in zip(rows, model.decode_tags(logits, features.word_ids[rows, :width], features.num_words[rows])):
-            row_tags[row] = tags
+        tags = model.decode_tags(logits, features.word_ids[rows, :width], features.num_words[rows])
+        for row, row_tag_list in zip(rows, tags):
+            row_tags[row] = row_tag_list
     return merge_chunk_tags(features, row_tags, [len(s) for s in sentences])
 
 
@@ -334,7 +337,8 @@ def _articles_split(examples, fraction, seed):
     """(rest, held) SQuAD questions: a seeded random ``fraction`` of the articles held out whole."""
     titles = sorted({(e.article, e.title) for e in examples})
     held = set(random_sentences(titles, fraction, seed)[1])
-    return ([e for e in examples if (e.article, e.title) not in held], [e for e in examples if (e.article, e.title) in held])
+    rest = [e for e in examples if (e.article, e.title) not in held]
+    return rest, [e for e in examples if (e.article, e.title) in held]
 
 
 # ---- multiple choice -----------------------------------------------------------------------------
@@ -478,7 +482,8 @@ class EmbeddingTask:
         from tfbert.metrics.correlation import pearson, spearman
 
         outputs, labels = predict_outputs(self.training_model(model), self.batches(data, model, batch_size), len(data))
-        return {"spearman": spearman(outputs, labels), "pearson": pearson(outputs, labels), "examples": int(len(labels))}
+        return {"spearman": spearman(outputs, labels), "pearson": pearson(outputs, labels),
+                "examples": int(len(labels))}
 
     def report(self, result, split, run):
         print(f"{split}: Spearman {result['spearman']:.4f} (Pearson {result['pearson']:.4f}) between cosine "
