@@ -3,7 +3,7 @@
 ``tfbert finetune`` and ``tfbert pretrain`` run the same way on a laptop, on a
 machine with 8 GPUs and on N machines (each with its own ``TF_CONFIG``):
 :func:`worker_run` creates the strategy named by ``--strategy`` before any
-other TensorFlow work, and :func:`open_worker_run_dir` opens the run directory.
+other TensorFlow work, and :func:`start_worker_run` opens the run directory.
 The chief (worker 0, or the ``chief`` task) opens the real run directory, as a
 one-process run does. Every other worker opens a private run folder under the
 system's temporary directory (its logs, metrics, plots and ``model.keras`` land
@@ -45,25 +45,29 @@ def worker_run(args):
     try:
         yield strategy
     finally:
-        if args.worker_folder is not None:  # made by open_worker_run_dir below; nothing else is in it
+        if args.worker_folder is not None:  # made by start_worker_run below; nothing else is in it
             shutil.rmtree(args.worker_folder, ignore_errors=True)
 
 
-def open_worker_run_dir(args, command, defaults, fixed, check=None):
-    """``run_dirs.open_run_dir`` on the chief; a private run folder on the other workers (see the module)."""
-    from tfbert.cli.run_dirs import open_run_dir, resolve_settings
-    from tfbert.distribute import is_chief, private_folder
-    from tfbert.runs import RunDirectory, open_run
+def start_worker_run(args, command, defaults, fixed, check=None):
+    """``tfbert.runs.start_run`` on the chief; a private run folder on the other workers (see the module).
 
-    strategy = args.distribute_strategy
-    if is_chief(strategy):
-        run, settings, checked = open_run_dir(args, command, defaults, fixed, check=check)
+    Returns ``(run, settings, check(settings))`` like ``start_run``; use the run
+    as a context manager. ``args.checkpoint_dir`` is set to where every worker
+    restores from (the chief's ``checkpoints/``).
+    """
+    from tfbert.cli.options import run_mode
+    from tfbert.distribute import is_chief, private_folder
+    from tfbert.runs import RunDirectory, open_run, resolve_settings, start_run
+
+    mode = run_mode(args, command)
+    if is_chief(args.distribute_strategy):
+        run, settings, checked = start_run(args.output_dir, command, args, defaults, fixed, check=check, mode=mode)
         args.checkpoint_dir = run.checkpoint_dir
         return run, settings, checked
-    if args.resume and args.overwrite:
-        raise UsageError(f"--resume and --overwrite exclude each other (see `tfbert {command} --help`)")
     stored = None
-    if args.resume:
+    args.checkpoint_dir = os.path.join(os.path.abspath(args.output_dir), "checkpoints")
+    if mode == "resume":
         try:
             shared = RunDirectory(args.output_dir)
         except FileNotFoundError as error:
@@ -74,7 +78,4 @@ def open_worker_run_dir(args, command, defaults, fixed, check=None):
     settings = resolve_settings(args, defaults, stored, fixed)
     checked = check(settings) if check else None
     args.worker_folder = private_folder("run", args.output_dir)
-    run = open_run(os.path.join(args.worker_folder, "run"), command, settings, mode="new")
-    if not args.resume:
-        args.checkpoint_dir = run.checkpoint_dir
-    return run, settings, checked
+    return open_run(os.path.join(args.worker_folder, "run"), command, settings, mode="new"), settings, checked

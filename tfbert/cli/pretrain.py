@@ -17,8 +17,8 @@ import re
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
                                  positive_int, subcommand, with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
-                                 write_history_plot)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
+                         write_history_plot)
 from tfbert.cli.sources import save_keras
 
 
@@ -116,16 +116,18 @@ def _check_settings(settings):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
-    from tfbert.cli.distributed import worker_run
+    from tfbert.cli.distributed import start_worker_run, worker_run
 
     with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
-        return _run(args)
+        run, settings, documents = start_worker_run(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                                    check=_check_settings)
+        with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+            return _pretrain(args, run, settings, documents)
 
 
-def _run(args):
+def _pretrain(args, run, settings, documents):
     import keras
 
-    from tfbert.cli.distributed import open_worker_run_dir
     from tfbert.config import BertConfig
     from tfbert.data.masking import MaskedLMMasker
     from tfbert.data.pretraining_data import build_instances, pretraining_dataset
@@ -135,8 +137,6 @@ def _run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    run, settings, documents = open_worker_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
-                                                   check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
