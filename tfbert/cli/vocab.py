@@ -53,7 +53,8 @@ def register(subparsers):
         ["tfbert vocab extend minilm_l6_en_uncased --add chinese.txt --min-count 2 -o minilm_zh",
          "tfbert vocab extend minilm_l6_en_uncased --add-tokens new_tokens.txt -o minilm_plus --format huggingface"],
     )
-    actions = p.add_subparsers(dest="action", metavar="ACTION", title="actions", parser_class=CommandParser)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", title="actions", parser_class=CommandParser,
+                               help="extend: add tokens to a checkpoint (`tfbert vocab extend --help`)")
     e = actions.add_parser("extend", help="add tokens to a checkpoint's vocabulary and embeddings",
                            formatter_class=p.formatter_class, parents=[verbose_parent(argparse.SUPPRESS)])
     e.set_defaults(handler=run, command="vocab")
