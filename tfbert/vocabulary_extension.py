@@ -32,7 +32,9 @@ write, and returns a ``BertTokenizer`` over the extended vocabulary.
 Extend before building task models around ``bert`` or compiling: Keras traces
 its train and predict functions over the variables that exist at that time.
 ``new_tokens_from_corpus`` finds the characters of a corpus that the tokenizer
-maps to ``[UNK]``; ``unknown_rate`` measures the share of ``[UNK]`` tokens.
+maps to ``[UNK]``, ``character_vocabulary`` makes a vocabulary of a corpus'
+characters (for Chinese from scratch) and ``unknown_rate`` measures the share
+of ``[UNK]`` tokens.
 
 Example:
 >>> import numpy as np
@@ -99,6 +101,16 @@ def _normalized(text, tokenizer):
 def _isolated(char, tokenizer):
     """True for characters the tokenizer always makes a word of their own (CJK ideographs, punctuation)."""
     return is_punctuation(char) or (tokenizer.tokenize_chinese_chars and is_cjk(ord(char)))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rules:
+    """The tokenizer settings that decide which characters a vocabulary needs."""
+
+    vocabulary: tuple
+    lowercase: bool = True
+    strip_accents: object = None
+    tokenize_chinese_chars: bool = True
 
 
 def _as_ids(batch):
@@ -293,6 +305,21 @@ def new_tokens_from_corpus(texts, tokenizer, min_count=1, max_tokens=None):
     ranked = sorted(((t, n) for t, n in counts.items() if n >= min_count),
                     key=lambda item: (-item[1], item[0].startswith("##"), item[0]))
     return ranked[:max_tokens] if max_tokens is not None else ranked
+
+
+def character_vocabulary(texts, min_count=1, lowercase=True, layout="compact"):
+    """A character vocabulary for Chinese from scratch: the special tokens of ``layout`` (see
+    ``tfbert.preprocessing.vocabulary``), then every character of ``texts`` seen ``min_count`` times,
+    with the ``##`` form of those that can sit inside a word, most frequent first.
+
+    >>> character_vocabulary(["我是程序员。", "我是学生"])[:9]
+    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '我', '是', '。', '员']
+    """
+    from tfbert.preprocessing.vocabulary import reserved_tokens
+
+    specials = reserved_tokens(layout)
+    found = new_tokens_from_corpus(texts, _Rules(tuple(specials), lowercase=lowercase), min_count=min_count)
+    return specials + [token for token, _ in found]
 
 
 def unknown_rate(texts, tokenizer, batch_size=2048):
