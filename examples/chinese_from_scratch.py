@@ -97,7 +97,7 @@ def unk_line(label, texts, tokenizer):
     return unknown / max(total, 1)
 
 
-def pretrain(model, tokenizer, documents, args, segmenter, learning_rate):
+def pretrain(model, tokenizer, documents, args, segmenter, learning_rate, steps):
     instances = build_instances(documents, tokenizer, max_seq_length=args.max_seq_len, dupe_factor=args.dupe_factor,
                                 seed=args.seed, word_segmenter=segmenter)
     if segmenter is not None:
@@ -105,9 +105,9 @@ def pretrain(model, tokenizer, documents, args, segmenter, learning_rate):
     masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=max(2, args.max_seq_len * 15 // 100),
                             whole_word=True)
     data = pretraining_dataset(instances, masker, args.batch_size, seed=args.seed, repeat=True)
-    print(f"   {len(documents)} documents -> {len(instances['token_ids'])} sequence pairs; {args.pretrain_steps} steps")
-    model.compile(learning_rate=learning_rate, num_train_steps=args.pretrain_steps)
-    history = model.fit(data, epochs=1, steps_per_epoch=args.pretrain_steps, shuffle=False,  # the pipeline shuffles
+    print(f"   {len(documents)} documents -> {len(instances['token_ids'])} sequence pairs; {steps} steps")
+    model.compile(learning_rate=learning_rate, num_train_steps=steps)
+    history = model.fit(data, epochs=1, steps_per_epoch=steps, shuffle=False,  # the pipeline shuffles
                         verbose=2 if not args.fast else 0)
     print("   " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.history.items()))
 
@@ -147,7 +147,7 @@ def from_scratch(train, dev, test, args, timer, segmenter):
                                                 max_position_embeddings=max(128, args.max_seq_len), **sizes)
     with timer.stage(f"scratch: pretrain BERT-{args.size} (MLM + NSP, whole-word masking)"):
         model = BertPretrainer(tfbert.BERT(config), preprocessor=tokenizer)
-        pretrain(model, tokenizer, texts, args, segmenter, 1e-3 if args.fast else args.scratch_lr)
+        pretrain(model, tokenizer, texts, args, segmenter, 1e-3 if args.fast else args.scratch_lr, args.scratch_steps)
         preset = os.path.join(args.output_dir, "scratch_preset")
         model.backbone.save_preset(preset, vocabulary=vocabulary, lowercase=True, overwrite=True)
     with timer.stage("scratch: fine-tune on ChnSentiCorp"):
@@ -177,7 +177,8 @@ def continued(train, dev, test, args, timer, segmenter):
         print(f"   我是程序员 -> {ids} {[extended.id_to_token(i) for i in ids]}")
     with timer.stage("continued: masked-LM pretraining (whole-word masking)"):
         model = BertMaskedLM(bert, preprocessor=extended)
-        pretrain(model, extended, texts, args, segmenter, 1e-3 if args.fast else args.continued_lr)
+        pretrain(model, extended, texts, args, segmenter, 1e-3 if args.fast else args.continued_lr,
+                 args.continued_steps)
         preset = os.path.join(args.output_dir, "continued_preset")
         bert.save_preset(preset, overwrite=True)
     with timer.stage("continued: fine-tune on ChnSentiCorp"):
@@ -194,7 +195,8 @@ def main(argv=None):
     parser.add_argument("--preset", default="minilm_l6_en_uncased", help="checkpoint of the continued recipe")
     parser.add_argument("--size", default="mini", help="from-scratch BERT size: tiny, mini, small, ...")
     parser.add_argument("--max-train", type=int, help="use at most this many training reviews (a quick run)")
-    parser.add_argument("--pretrain-steps", type=int, default=3000)
+    parser.add_argument("--scratch-steps", type=int, default=4000, help="pretraining steps of the scratch recipe")
+    parser.add_argument("--continued-steps", type=int, default=1000, help="MLM steps of the continued recipe")
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seq-len", type=int, default=128)
@@ -207,7 +209,8 @@ def main(argv=None):
 
     if args.fast:
         train, dev, test = fast_data()
-        args.pretrain_steps, args.finetune_epochs, args.batch_size, args.max_seq_len = 2, 1, 4, 32
+        args.scratch_steps = args.continued_steps = 2
+        args.finetune_epochs, args.batch_size, args.max_seq_len = 1, 4, 32
         args.dupe_factor, args.size = 1, "tiny"
     else:
         if not os.path.isfile(os.path.join(args.data, "train.tsv")):

@@ -146,3 +146,21 @@ def test_cli_pretrain_zh_without_jieba_fails_before_writing(tmp_path, capsys, mo
     code = main(["pretrain", "--corpus", str(corpus), "-o", str(tmp_path / "pt"), "--whole-word-mask", "zh"])
     assert code == 1 and "tfbert[zh]" in capsys.readouterr().err
     assert not (tmp_path / "pt").exists()
+
+
+def test_offline_records_mask_whole_chinese_words(tmp_path):
+    from tfbert.data.pretraining_records import read_pretraining_records, write_pretraining_records
+
+    tokenizer = char_tokenizer(DOCS)
+    segmenter = ChineseWordSegmenter(lambda text: [text[i:i + 3] for i in range(0, len(text), 3)])  # triples
+    instances = build_instances(DOCS * 4, tokenizer, max_seq_length=24, word_segmenter=segmenter, seed=0)
+    masker = MaskedLMMasker(tokenizer.vocabulary, mask_rate=0.3, max_predictions=6, whole_word=True)
+    write_pretraining_records(instances, masker, str(tmp_path / "records"), seed=1)
+    x, y = next(iter(read_pretraining_records(str(tmp_path / "records"), len(instances["token_ids"]), shuffle=False)))
+    words = instances["word_continuation"]
+    word_index = np.cumsum(1 - words, axis=1)
+    for row, (positions, weights) in enumerate(zip(x["mask_positions"].numpy(), y["mask_weights"].numpy())):
+        chosen = np.zeros(words.shape[1], bool)
+        chosen[positions[weights > 0]] = True
+        for w in np.unique(word_index[row][chosen]):
+            assert chosen[word_index[row] == w].all()

@@ -321,7 +321,8 @@ def build_instances(documents, tokenizer, *, vocabulary=None, max_seq_length=128
     time); ``vocabulary`` defaults to its token list. ``word_segmenter``
     (a ``tfbert.data.chinese_words.ChineseWordSegmenter``, or ``"jieba"``)
     adds the ``word_continuation`` feature for Chinese whole-word masking; its
-    ``stats`` count the words and the fallbacks to single characters.
+    ``stats`` count the words and the fallbacks to single characters (logged
+    here when a name such as ``"jieba"`` was passed).
     """
     vocabulary = vocabulary if vocabulary is not None else vocabulary_of(tokenizer)
     ids = special_token_ids(vocabulary)
@@ -331,11 +332,13 @@ def build_instances(documents, tokenizer, *, vocabulary=None, max_seq_length=128
     else:
         from tfbert.data.chinese_words import ChineseWordSegmenter, log_stats
 
-        if not isinstance(word_segmenter, ChineseWordSegmenter):
+        own = not isinstance(word_segmenter, ChineseWordSegmenter)
+        if own:
             word_segmenter = ChineseWordSegmenter(word_segmenter)
         tokenized, continuations = tokenize_documents_with_words(documents, tokenizer, word_segmenter,
                                                                  sentence_splitter)
-        log_stats(word_segmenter)
+        if own:  # nobody else holds its stats: report them (a warning when words fell back)
+            log_stats(word_segmenter)
     return create_instances(tokenized, cls_id=ids["[CLS]"], sep_id=ids["[SEP]"], pad_id=ids["[PAD]"],
                             max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
                             dupe_factor=dupe_factor, seed=seed, random_document_weighting=random_document_weighting,
