@@ -121,7 +121,8 @@ def accuracy(model, data):
 def fine_tune(preset, train, dev, test, args, learning_rate):
     """Fine-tune for --finetune-epochs, keep the epoch best on dev, return (dev, held-out) accuracy."""
     model = tfbert.BertClassifier.from_preset(preset, num_classes=2, sequence_length=args.max_seq_len)
-    data = classification_dataset(train, model.preprocessor, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    data = classification_dataset(train, model.preprocessor, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                                  bucket=not args.fast)  # --fast: one static shape, one trace
     model.compile(learning_rate=learning_rate, num_train_steps=len(data) * args.finetune_epochs)
     best, best_weights = -1.0, None
     for epoch in range(args.finetune_epochs):
