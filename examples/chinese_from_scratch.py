@@ -20,6 +20,7 @@ the [UNK] rate of the tokenizer is printed before and after. Whole-word masking 
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -30,6 +31,7 @@ from tfbert.data import ClassificationData, TextExample, random_split, read_text
 from tfbert.data.masking import MaskedLMMasker
 from tfbert.data.pipeline import classification_dataset
 from tfbert.data.pretraining_data import build_instances, pretraining_dataset
+from tfbert.fileio import atomic_write_text
 from tfbert.tasks import BertMaskedLM, BertPretrainer
 from tfbert.vocabulary_extension import character_vocabulary, new_tokens_from_corpus, unknown_rate
 
@@ -118,14 +120,14 @@ def accuracy(model, data):
     return float(np.mean(predicted == np.asarray(data.labels)))
 
 
-def fine_tune(preset, train, dev, test, args, learning_rate):
-    """Fine-tune for --finetune-epochs, keep the epoch best on dev, return (dev, held-out) accuracy."""
+def fine_tune(preset, train, dev, test, args, learning_rate, epochs):
+    """Fine-tune for ``epochs``, keep the epoch best on dev, return (dev, held-out) accuracy."""
     model = tfbert.BertClassifier.from_preset(preset, num_classes=2, sequence_length=args.max_seq_len)
     data = classification_dataset(train, model.preprocessor, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                                   bucket=not args.fast)  # --fast: one static shape, one trace
-    model.compile(learning_rate=learning_rate, num_train_steps=len(data) * args.finetune_epochs)
+    model.compile(learning_rate=learning_rate, num_train_steps=len(data) * epochs)
     best, best_weights = -1.0, None
-    for epoch in range(args.finetune_epochs):
+    for epoch in range(epochs):
         model.fit(data, epochs=1, shuffle=False, verbose=2 if not args.fast else 0)
         dev_accuracy = accuracy(model, dev)
         print(f"   epoch {epoch + 1}: dev accuracy {dev_accuracy:.4f}")
@@ -141,8 +143,8 @@ def from_scratch(train, dev, test, args, timer, segmenter):
         vocabulary = character_vocabulary(texts, min_count=1 if args.fast else 2)
         tokenizer = tfbert.BertTokenizer(vocabulary)
         print(f"   {len(vocabulary)} tokens")
-        unk_line("on the training texts", texts, tokenizer)
-        unk_line("on the held-out texts", [e.text for e in test], tokenizer)
+        unk = {"train": unk_line("on the training texts", texts, tokenizer),
+               "held_out": unk_line("on the held-out texts", [e.text for e in test], tokenizer)}
     sizes = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32) if args.fast else {}
     config = tfbert.BertConfig.from_preset_size(args.size, vocab_size=len(vocabulary),
                                                 max_position_embeddings=max(128, args.max_seq_len), **sizes)
@@ -152,9 +154,11 @@ def from_scratch(train, dev, test, args, timer, segmenter):
         preset = os.path.join(args.output_dir, "scratch_preset")
         model.backbone.save_preset(preset, vocabulary=vocabulary, lowercase=True, overwrite=True)
     with timer.stage("scratch: fine-tune on ChnSentiCorp"):
-        dev_accuracy, test_accuracy = fine_tune(preset, train, dev, test, args, 1e-3 if args.fast else 1e-4)
+        dev_accuracy, test_accuracy = fine_tune(preset, train, dev, test, args, 1e-3 if args.fast else 1e-4,
+                                                args.scratch_epochs)
     print(f"   scratch: dev accuracy {dev_accuracy:.4f}, held-out accuracy {test_accuracy:.4f}")
-    return test_accuracy
+    return {"vocabulary_size": len(vocabulary), "unk_rate": unk, "dev_accuracy": dev_accuracy,
+            "held_out_accuracy": test_accuracy}
 
 
 def continued(train, dev, test, args, timer, segmenter):
@@ -171,9 +175,9 @@ def continued(train, dev, test, args, timer, segmenter):
         found = new_tokens_from_corpus(texts, tokenizer, min_count=1 if args.fast else 2)
         extended = bert.extend_vocabulary(tokenizer, [t for t, _ in found], seed=args.seed)
         print(f"   {bert.vocabulary_extension}")
-        unk_line("on the training texts, before", texts, tokenizer)
-        unk_line("on the training texts, after", texts, extended)
-        unk_line("on the held-out texts, after", [e.text for e in test], extended)
+        unk = {"train_before": unk_line("on the training texts, before", texts, tokenizer),
+               "train_after": unk_line("on the training texts, after", texts, extended),
+               "held_out_after": unk_line("on the held-out texts, after", [e.text for e in test], extended)}
         ids = extended("我是程序员").numpy().tolist()
         print(f"   我是程序员 -> {ids} {[extended.id_to_token(i) for i in ids]}")
     with timer.stage("continued: masked-LM pretraining (whole-word masking)"):
@@ -183,9 +187,11 @@ def continued(train, dev, test, args, timer, segmenter):
         preset = os.path.join(args.output_dir, "continued_preset")
         bert.save_preset(preset, overwrite=True)
     with timer.stage("continued: fine-tune on ChnSentiCorp"):
-        dev_accuracy, test_accuracy = fine_tune(preset, train, dev, test, args, 1e-3 if args.fast else 5e-5)
+        dev_accuracy, test_accuracy = fine_tune(preset, train, dev, test, args, 1e-3 if args.fast else 1e-4,
+                                                args.continued_epochs)
     print(f"   continued: dev accuracy {dev_accuracy:.4f}, held-out accuracy {test_accuracy:.4f}")
-    return test_accuracy
+    return {"vocabulary_size": bert.config.vocab_size, "unk_rate": unk, "dev_accuracy": dev_accuracy,
+            "held_out_accuracy": test_accuracy, "example_ids": ids}
 
 
 def main(argv=None):
@@ -196,9 +202,11 @@ def main(argv=None):
     parser.add_argument("--preset", default="minilm_l6_en_uncased", help="checkpoint of the continued recipe")
     parser.add_argument("--size", default="mini", help="from-scratch BERT size: tiny, mini, small, ...")
     parser.add_argument("--max-train", type=int, help="use at most this many training reviews (a quick run)")
-    parser.add_argument("--scratch-steps", type=int, default=4000, help="pretraining steps of the scratch recipe")
-    parser.add_argument("--continued-steps", type=int, default=1000, help="MLM steps of the continued recipe")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    # Defaults sized (estimated, not yet measured) for about 60 minutes per recipe on 2 CPU cores.
+    parser.add_argument("--scratch-steps", type=int, default=3500, help="pretraining steps of the scratch recipe")
+    parser.add_argument("--continued-steps", type=int, default=700, help="MLM steps of the continued recipe")
+    parser.add_argument("--scratch-epochs", type=int, default=3, help="fine-tuning epochs after scratch pretraining")
+    parser.add_argument("--continued-epochs", type=int, default=2, help="fine-tuning epochs of the continued recipe")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seq-len", type=int, default=128)
     parser.add_argument("--dupe-factor", type=int, default=5)
@@ -211,7 +219,8 @@ def main(argv=None):
     if args.fast:
         train, dev, test = fast_data()
         args.scratch_steps = args.continued_steps = 2
-        args.finetune_epochs, args.batch_size, args.max_seq_len = 1, 4, 32
+        args.scratch_epochs = args.continued_epochs = 1
+        args.batch_size, args.max_seq_len = 4, 32
         args.dupe_factor, args.size = 1, "tiny"
     else:
         if not os.path.isfile(os.path.join(args.data, "train.tsv")):
@@ -227,9 +236,13 @@ def main(argv=None):
         results["scratch"] = from_scratch(train, dev, test, args, timer, segmenter_or_none(args.fast))
     if args.recipe in ("continued", "both"):
         results["continued"] = continued(train, dev, test, args, timer, segmenter_or_none(args.fast))
+    total = time.perf_counter() - start
     print("stage wall times: " + "; ".join(f"{name} {seconds:.0f} s" for name, seconds in timer.stages))
-    print("done: held-out accuracy " + ", ".join(f"{k} {v:.4f}" for k, v in results.items())
-          + f"; {time.perf_counter() - start:.0f} s in all")
+    summary = {"settings": vars(args), "recipes": results, "stages_s": dict(timer.stages), "total_s": total,
+               "examples": {"train": len(train), "dev": len(dev), "held_out": len(test)}}
+    atomic_write_text(os.path.join(args.output_dir, "results.json"), json.dumps(summary, indent=2) + "\n")
+    print("done: held-out accuracy " + ", ".join(f"{k} {v['held_out_accuracy']:.4f}" for k, v in results.items())
+          + f"; {total:.0f} s in all; {os.path.join(args.output_dir, 'results.json')}")
 
 
 if __name__ == "__main__":
