@@ -219,3 +219,21 @@ def test_minilm_learns_chinese_characters_of_chnsenticorp():
     ids = extended("我是程序员").numpy().tolist()
     assert tokenizer.unk_token_id not in ids and len(ids) == 5
     assert np.array_equal(bert.embeddings.word_embeddings.embeddings.numpy()[:30522], old_rows)
+
+
+def test_cli_keeps_pretraining_heads_and_continued_pretraining_loads_them(tmp_path, capsys):
+    from tfbert.cli import main
+
+    bert = tiny_bert()
+    mlm, nsp = heads(bert)
+    bert.save_huggingface(tmp_path / "en", vocabulary=VOCAB, lowercase=True, mlm_head=mlm, nsp_head=nsp)
+    (tmp_path / "corpus.txt").write_text("我是程序员\n", encoding="utf-8")
+    assert main(["vocab", "extend", str(tmp_path / "en"), "--add", str(tmp_path / "corpus.txt"),
+                 "-o", str(tmp_path / "zh"), "--format", "huggingface"]) == 0
+    model = BertPretrainer.from_preset(str(tmp_path / "zh"))
+    assert not model.load_report.newly_initialized  # backbone and both heads came from the file
+    bias = model.mlm_head.output_bias.numpy()
+    assert bias.shape == (20,) and np.array_equal(bias[:len(VOCAB)], mlm.output_bias.numpy())
+    np.testing.assert_allclose(bias[len(VOCAB):], mlm.output_bias.numpy()[1] - np.log(5), rtol=1e-6)
+    assert np.array_equal(model.nsp_head.dense.kernel.numpy(), nsp.dense.kernel.numpy())
+    assert model.preprocessor("我是程序员").numpy().tolist() == [17, 18, 19, 16, 15]  # ids by count, then code point
