@@ -54,8 +54,10 @@ def fast_data():
 
 def chnsenticorp(directory, held_out=0.1, seed=0):
     """(train, dev, held-out): train.tsv minus a seeded held-out split, dev.tsv for model selection."""
-    read = lambda name: read_text_table(os.path.join(directory, name), text_column="text_a",  # noqa: E731
-                                        label_column="label", label_names=["0", "1"])
+    def read(name):
+        return read_text_table(os.path.join(directory, name), text_column="text_a", label_column="label",
+                               label_names=["0", "1"])
+
     train, test = random_split(read("train.tsv"), held_out, seed=seed)
     return train, read("dev.tsv"), test
 

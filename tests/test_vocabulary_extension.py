@@ -2,7 +2,6 @@
 reader (keras-hub, the HF loader, TF1) sees the extended vocabulary, and `tfbert vocab extend` works."""
 
 import json
-import os
 import struct
 
 import keras
@@ -169,7 +168,7 @@ def test_every_writer_carries_the_extended_vocabulary(tmp_path):
     bert.save_huggingface(tmp_path / "hf", mlm_head=mlm, nsp_head=nsp)
     shapes = _safetensors_shapes(tmp_path / "hf" / "model.safetensors")
     assert shapes["bert.embeddings.word_embeddings.weight"] == [18, 16] and shapes["cls.predictions.bias"] == [18]
-    assert json.load(open(tmp_path / "hf" / "config.json"))["vocab_size"] == 18
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["vocab_size"] == 18
     reloaded = BERT.from_preset(str(tmp_path / "hf"))
     assert np.array_equal(reloaded.embeddings.word_embeddings.embeddings.numpy(), probe)
     head = MaskedLMHead(18, 16, name="mlm_head")
@@ -181,7 +180,7 @@ def test_every_writer_carries_the_extended_vocabulary(tmp_path):
     google = BERT.from_tf_checkpoint(str(tmp_path / "tf1" / "bert_model.ckpt"))
     assert google.config.vocab_size == 18
     assert np.array_equal(google.embeddings.word_embeddings.embeddings.numpy(), probe)
-    assert open(tmp_path / "tf1" / "vocab.txt", encoding="utf-8").read().split("\n")[15:18] == ["程", "序", "员"]
+    assert (tmp_path / "tf1" / "vocab.txt").read_text(encoding="utf-8").split("\n")[15:18] == ["程", "序", "员"]
     assert tokenizer.vocabulary == BertTokenizer.from_preset(str(tmp_path / "kh")).vocabulary
 
 
@@ -196,7 +195,7 @@ def test_cli_vocab_extend_from_a_corpus_and_a_token_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "found 3 new tokens" in out and "1 already present" in out
-    vocab = open(tmp_path / "out" / "vocab.txt", encoding="utf-8").read().splitlines()
+    vocab = (tmp_path / "out" / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert vocab[len(VOCAB):] == ["catdog", "员", "序", "程"]  # listed tokens first, then by count, then code point
     assert main(["vocab", "extend", str(tmp_path / "en"), "--add", str(tmp_path / "corpus.txt"),
                  "-o", str(tmp_path / "out")]) == 1  # exists, no --overwrite
@@ -208,7 +207,8 @@ def test_cli_vocab_extend_from_a_corpus_and_a_token_file(tmp_path, capsys):
 def test_minilm_learns_chinese_characters_of_chnsenticorp():
     source = minilm_source()
     path = shared_data_path("chnsenticorp", "train.tsv")
-    texts = [line.split("\t", 1)[1] for line in open(path, encoding="utf-8").read().splitlines()[1:501]]
+    with open(path, encoding="utf-8") as f:
+        texts = [line.split("\t", 1)[1] for line in f.read().splitlines()[1:501]]
     tokenizer = BertTokenizer.from_preset(source)
     bert = BERT.from_preset(source)
     old_rows = bert.embeddings.word_embeddings.embeddings.numpy().copy()

@@ -230,7 +230,7 @@ def extend_vocabulary(bert, tokenizer, new_tokens, mlm_head=None, noise_scale=0.
     rows = np.asarray(table.numpy())
     bias = None if mlm_head is None else np.asarray(mlm_head.output_bias.numpy())
     unk_id = tokenizer.token_to_id(UNK)
-    surfaces = [t[2:] if t.startswith("##") else t for t in report.added]
+    surfaces = [t.removeprefix("##") for t in report.added]
     pieces = _as_ids(tokenizer(surfaces))
     from_unknown = [i for i, ids in enumerate(pieces) if not ids or unk_id in ids]
     report.from_unknown = len(from_unknown)
