@@ -63,6 +63,17 @@ def test_old_rows_and_bias_stay_bit_exact_and_new_ids_follow_in_order():
     assert tokenizer("程序员 catdog").numpy().tolist() == [15, 16, 17, 18]
 
 
+def test_bfloat16_weights_keep_their_dtype_and_old_rows():
+    bert = BERT(BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=32), dtype="bfloat16")
+    table = bert.embeddings.word_embeddings.embeddings
+    old = keras.ops.convert_to_numpy(keras.ops.cast(table, "float32"))
+    bert.extend_vocabulary(BertTokenizer(VOCAB), ["程", "序"])
+    table = bert.embeddings.word_embeddings.embeddings
+    assert table.dtype == "bfloat16" and tuple(table.shape) == (len(VOCAB) + 2, 16)
+    assert np.array_equal(keras.ops.convert_to_numpy(keras.ops.cast(table, "float32"))[:len(VOCAB)], old)
+
+
 def test_new_rows_initialisation_pieces_mean_and_unknown_neighbourhood():
     bert = tiny_bert()
     mlm, _ = heads(bert)

@@ -153,6 +153,10 @@ def _why(token, tokenizer):
     return "the tokenizer splits it before the vocabulary is consulted"
 
 
+def _float32(variable):
+    return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(variable, "float32")))
+
+
 def _replace_variable(layer, attribute, value):
     """Swap ``layer.<attribute>`` for a new variable holding ``value``, under the same path.
 
@@ -168,7 +172,7 @@ def _replace_variable(layer, attribute, value):
     with contextlib.ExitStack() as scopes:
         for part in old.path.split("/")[:-1]:  # name_scope takes one name at a time
             scopes.enter_context(keras.name_scope(part))
-        new = keras.Variable(value.astype(old.dtype), dtype=old.dtype, trainable=old.trainable, name=old.name)
+        new = keras.Variable(value, dtype=old.dtype, trainable=old.trainable, name=old.name)  # cast by Keras
     if new.path != old.path:  # pragma: no cover - would mean Keras changed how paths are built
         raise RuntimeError(f"Resizing {old.path} produced a variable at {new.path}; the weight names would change.")
     store = "trainable_variables" if old.trainable else "non_trainable_variables"
@@ -227,8 +231,8 @@ def extend_vocabulary(bert, tokenizer, new_tokens, mlm_head=None, noise_scale=0.
                          + (" ..." if len(problems) > 8 else "") + ". Add single characters or word pieces instead.")
 
     table = bert.embeddings.word_embeddings.embeddings
-    rows = np.asarray(table.numpy())
-    bias = None if mlm_head is None else np.asarray(mlm_head.output_bias.numpy())
+    rows = _float32(table)  # means and noise in float32; variables keep their own dtype (bfloat16 too)
+    bias = None if mlm_head is None else _float32(mlm_head.output_bias)
     unk_id = tokenizer.token_to_id(UNK)
     surfaces = [t.removeprefix("##") for t in report.added]
     pieces = _as_ids(tokenizer(surfaces))
