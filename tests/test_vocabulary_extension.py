@@ -45,12 +45,14 @@ def heads(bert):
 def test_old_rows_and_bias_stay_bit_exact_and_new_ids_follow_in_order():
     bert = tiny_bert()
     mlm, _ = heads(bert)
-    before = {name: v.numpy().copy() for name, v in zip([v.path for v in bert.weights], bert.weights)}
+    before = {v.path: v.numpy().copy() for v in bert.weights}
+    word_path = bert.embeddings.word_embeddings.embeddings.path
     bias = mlm.output_bias.numpy().copy()
     tokenizer = bert.extend_vocabulary(BertTokenizer(VOCAB), ["程", "序", "员", "dog", "程", "catdog"], mlm_head=mlm)
     table = bert.embeddings.word_embeddings.embeddings.numpy()
     assert table.shape == (len(VOCAB) + 4, 16) and bert.config.vocab_size == len(VOCAB) + 4
-    assert np.array_equal(table[:len(VOCAB)], before["bert/embeddings/word_embeddings/embeddings"])
+    assert np.array_equal(table[:len(VOCAB)], before[word_path])
+    assert bert.embeddings.word_embeddings.embeddings.path == word_path
     assert np.array_equal(mlm.output_bias.numpy()[:len(VOCAB)], bias) and mlm.vocab_size == len(VOCAB) + 4
     for v in bert.weights:  # every other weight untouched, every path unchanged
         if "word_embeddings" not in v.path:
