@@ -164,3 +164,13 @@ def test_offline_records_mask_whole_chinese_words(tmp_path):
         chosen[positions[weights > 0]] = True
         for w in np.unique(word_index[row][chosen]):
             assert chosen[word_index[row] == w].all()
+
+
+def test_cli_spells_out_the_whole_word_mask_choices():
+    from tfbert import cli
+    from tfbert.data.pretraining_data import WHOLE_WORD_MASKS
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    choices = next(a.choices for a in commands["pretrain"]._actions if a.dest == "whole_word_mask")
+    assert tuple(choices) == WHOLE_WORD_MASKS  # spelled out to keep --help free of TensorFlow imports
