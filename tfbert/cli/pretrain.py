@@ -16,9 +16,9 @@ import os
 import re
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+                                 run_mode, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+                         write_history_plot)
 from tfbert.cli.sources import save_keras
 
 
@@ -125,6 +125,13 @@ def _check_settings(settings):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
+    run, settings, documents = start_run(args.output_dir, "pretrain", args, PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                     check=_check_settings, mode=run_mode(args, "pretrain"))
+    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        return _pretrain(run, settings, documents)
+
+
+def _pretrain(run, settings, documents):
     import keras
 
     from tfbert.config import BertConfig
@@ -136,7 +143,6 @@ def run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     if settings["preset"] is not None:
