@@ -25,10 +25,11 @@ from tfbert.cli.sources import save_keras
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None, dropout=None,
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "dropout")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask",
+                  "dropout")
 PRESET_DIR = "preset"
 
 
@@ -72,6 +73,12 @@ def register(subparsers):
                    help="how the document of a random next-sentence B is drawn: in proportion to its length, "
                         "or every document alike as google-research does (on a small corpus 'uniform' lets B's "
                         f"document give the NSP label away) (default: {d['random_document_weighting']})")
+    # -- Chinese whole-word masking ------------------------------------------------------------
+    p.add_argument("--whole-word-mask", choices=("none", "wordpiece", "zh"),
+                   help="mask whole words: 'wordpiece' (a piece with its ## pieces), 'zh' (also the characters of "
+                        "a Chinese word as jieba segments it; needs `pip install 'tfbert[zh]'`), or 'none', each "
+                        f"token on its own (default: {d['whole_word_mask']})")
+    # -- end Chinese whole-word masking ---------------------------------------------------------
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
                                     "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
@@ -108,6 +115,10 @@ def _check_settings(settings):
                          "(see `tfbert pretrain --help`)")
     if settings["vocab"] is not None and not os.path.isfile(settings["vocab"]):
         raise FileNotFoundError(f"vocabulary file not found: {settings['vocab']}.")
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        ChineseWordSegmenter("jieba")  # fails now, with the install hint, if jieba is missing
     documents = read_documents(settings["data"])
     if settings["preset"] is not None:
         resolve_preset(settings["preset"])
@@ -121,7 +132,9 @@ def run(args):
     with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
         run, settings, documents = start_worker_run(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
                                                     check=_check_settings)
-        with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        # the run's lock (a start that fails before its first checkpoint leaves nothing behind); the model is
+        # built in the strategy's scope: --batch-size is the global batch, the schedule counts global steps
+        with run, args.distribute_strategy.scope():
             return _pretrain(args, run, settings, documents)
 
 
@@ -139,33 +152,41 @@ def _pretrain(args, run, settings, documents):
 
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
-    with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
-        if settings["preset"] is not None:
-            model = BertPretrainer.from_preset(settings["preset"])
-            tokenizer = model.preprocessor
+    if settings["preset"] is not None:
+        model = BertPretrainer.from_preset(settings["preset"])
+        tokenizer = model.preprocessor
+    else:
+        if settings["vocab"] is not None:
+            tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
         else:
-            if settings["vocab"] is not None:
-                tokenizer = BertTokenizer(settings["vocab"], lowercase=True)
-            else:
-                print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
-                      f"{len(documents)} documents")
-                tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
-                settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
-                run.update_record(settings=settings)  # a resumed run reuses this vocabulary
-                tokenizer = BertTokenizer(tokens, lowercase=True)
-            config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
-                                                 max_position_embeddings=max(512, settings["max_seq_len"]))
-            model = BertPretrainer(BERT(config), preprocessor=tokenizer)
-        if settings["dropout"] is not None:
-            model.override_dropout(settings["dropout"])
-        instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
-                                    dupe_factor=settings["dupe_factor"], seed=settings["seed"],
-                                    random_document_weighting=settings["random_document_weighting"])
-        masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
-        num = len(instances["token_ids"])
-        epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
-        data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
-        model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+            print(f"learning a {settings['vocab_size']}-token uncased WordPiece vocabulary from "
+                  f"{len(documents)} documents")
+            tokens = train_wordpiece_vocabulary(documents, settings["vocab_size"], lowercase=True)
+            settings["vocab"] = write_vocabulary(run.file("vocab.txt"), tokens) or run.file("vocab.txt")
+            run.update_record(settings=settings)  # a resumed run reuses this vocabulary
+            tokenizer = BertTokenizer(tokens, lowercase=True)
+        config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
+                                             max_position_embeddings=max(512, settings["max_seq_len"]))
+        model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    if settings["dropout"] is not None:
+        model.override_dropout(settings["dropout"])
+    segmenter = None
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        segmenter = ChineseWordSegmenter("jieba")
+    instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
+                                dupe_factor=settings["dupe_factor"], seed=settings["seed"],
+                                random_document_weighting=settings["random_document_weighting"],
+                                word_segmenter=segmenter)
+    if segmenter is not None:
+        print(f"Chinese whole-word masking: {segmenter.stats}")
+    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"],
+                            whole_word=settings["whole_word_mask"] != "none")
+    num = len(instances["token_ids"])
+    epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
+    data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
           f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
     fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
