@@ -63,7 +63,7 @@ _VERSION = re.compile(r"^[0-9]+$")
 def export_saved_model(model, export_dir, preprocessor=None, version=None, sequence_length=None, *,
                        pad_to_multiple_of=8, pair=None, top_k=None, doc_stride=None, max_query_length=None,
                        max_answer_length=None, n_best=None, max_windows=None, mask_token_id=None,
-                       overwrite=False):
+                       overwrite=False, warmup=True, xla=False):
     """Export ``model`` as a TF Serving SavedModel in ``export_dir/<version>/``.
 
     Args:
@@ -90,6 +90,12 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
             windows of one context are read (default 16; context beyond them
             is not searched).
         overwrite: replace an existing ``export_dir/<version>``.
+        warmup: write ``assets.extra/tf_serving_warmup_requests`` (two
+            requests per signature, see ``tfbert.serving.warmup``), which TF
+            Serving runs at load time so the first real request is not slow.
+        xla: compile the model part of every signature with XLA
+            (``jit_compile=True``) for GPU/TPU servers; the string ops
+            (tokenizing, decoding answers) stay outside the compiled function.
 
     Returns:
         the path of the written version directory.
@@ -99,16 +105,18 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
         model, preprocessor=preprocessor, sequence_length=sequence_length,
         pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id,
         doc_stride=doc_stride, max_query_length=max_query_length, max_answer_length=max_answer_length,
-        n_best=n_best, max_windows=max_windows,
+        n_best=n_best, max_windows=max_windows, xla=xla,
     )
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))
     with atomic_directory(path, overwrite=overwrite) as tmp:
         _save(serving, tmp, signatures)
+        if warmup:  # inside the temporary directory: it appears with the version, never after it
+            _write_warmup(serving, tmp, signatures)
     return path
 
 
-def build_serving_module(model, preprocessor=None, sequence_length=None, **options):
+def build_serving_module(model, preprocessor=None, sequence_length=None, xla=False, **options):
     """The ``tf.Module`` that ``export_saved_model`` saves (for inspection and tests).
 
     Its ``signatures()`` returns the concrete functions by signature name.
@@ -124,7 +132,7 @@ def build_serving_module(model, preprocessor=None, sequence_length=None, **optio
     if preprocessor is None:
         preprocessor = getattr(model, "preprocessor", None)
     serving_cls = _serving_class(model)
-    return serving_cls(model, preprocessor, sequence_length, **options)
+    return serving_cls(model, preprocessor, sequence_length, xla=xla, **options)
 
 
 def next_version(export_dir):
@@ -170,6 +178,12 @@ def _save(serving, path, signatures):
     # Serving needs no gradients: skip tracing them (faster, smaller).
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
     tf.saved_model.save(serving, path, signatures=signatures, options=options)
+
+
+def _write_warmup(serving, path, signatures):
+    from tfbert.serving.warmup import warmup_requests, write_warmup_requests
+
+    write_warmup_requests(path, warmup_requests(serving, signatures))
 
 
 def _serving_class(model):

@@ -86,18 +86,24 @@ class ServingModule(tf.Module):
         preprocessor: a ``BertPreprocessor`` or ``None`` (token ids only).
         sequence_length: ``None`` (dynamic) or a static int width.
         pad_to_multiple_of: dynamic widths are rounded up to this.
+        xla: run the model (and only the model: no string op) in a
+            ``tf.function(jit_compile=True)``, for GPU/TPU servers.
     """
 
     #: names of the [None] tf.string inputs of ``serving_default``.
     text_inputs = ("text",)
 
-    def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, **options):
+    def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, xla=False, **options):
         super().__init__(name=f"{type(model).__name__.lower()}_serving")
+        self.xla = bool(xla)
         # The Keras objects are held outside TF's object tracking: the SavedModel keeps only
         # what the traced functions use (the variables, see track_variables, and constants).
         # Saving the Keras objects' own attribute graph is not needed and breaks on
         # attributes TF cannot checkpoint (e.g. caches of tf.functions keyed by tuples).
         self._keras = _Untracked(model=model)
+        # Untracked too: the SavedModel keeps it as the (XLA-marked) function the signatures call.
+        self._keras.compiled = tf.function(lambda inputs: model(inputs, training=False), jit_compile=True,
+                                           autograph=False) if self.xla else None
         self.config = BertConfig.coerce(_backbone(model).config.to_dict())
         self.sequence_length = sequence_length
         self.pad_to_multiple_of = int(pad_to_multiple_of)
@@ -275,6 +281,9 @@ class ServingModule(tf.Module):
         raise NotImplementedError
 
     def call_model(self, inputs):
+        """The model's outputs; with ``xla`` through one jit-compiled function of the token ids."""
+        if self._keras.compiled is not None:
+            return self._keras.compiled(inputs)
         return self.model(inputs, training=False)
 
 
