@@ -34,6 +34,12 @@ def exports(tmp_path_factory):
     out["token_classifier_bare"] = (bare, bare.export_saved_model(str(root / "bare")))
     from tfbert.export import export_saved_model
     out["backbone"] = (bare.backbone, export_saved_model(bare.backbone, str(root / "backbone")))
+    # --xla: the dynamic GPU form and the static TPU form (the same weights as the default exports)
+    classifier, _ = out["classifier_dynamic"]
+    out["classifier_xla"] = (classifier, classifier.export_saved_model(str(root / "classifier_xla"), xla=True))
+    qa, _ = out["question_answerer_static"]
+    out["question_answerer_xla_static"] = (qa, qa.export_saved_model(
+        str(root / "qa_xla"), xla=True, sequence_length=STATIC))
     return out
 
 
@@ -93,14 +99,31 @@ def test_the_allow_list_matches_this_tensorflow():
     assert not {op for op in serving_ops.CORE_OPS if op.startswith("TFText>") or "UTF8" in op or "Wordpiece" in op}
 
 
+def serving_signatures(path):
+    """The SignatureDefs of a SavedModel, read from saved_model.pb (no loading)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    return {k: v for k, v in saved.meta_graphs[0].signature_def.items() if not k.startswith("__")}
+
+
 # ---- warm-up requests ----------------------------------------------------------------------------
+#: exports whose warm-up requests are replayed (loading a SavedModel is the slow part; the other
+#: exports' records are parsed and checked against their signatures without loading them).
+REPLAYED = [f"{task}_dynamic" for task in TASKS] + [
+    "token_classifier_static", "question_answerer_static", "multiple_choice_static",
+    "token_classifier_bare", "backbone", "classifier_xla", "question_answerer_xla_static"]
+
+
 def test_warmup_records_parse_and_replay(exports, loaded):
     serving_api = pytest.importorskip("tensorflow_serving.apis.prediction_log_pb2",
                                       reason="tensorflow-serving-api parses the records as TF Serving does")
     for name, (_, path) in sorted(exports.items()):
-        served = loaded(name)
+        saved = serving_signatures(path)
         records = [r.numpy() for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))]
-        assert len(records) == 2 * len(served.signatures), name
+        assert len(records) == 2 * len(saved), name
         mine = read_warmup_requests(path)
         for record, (signature, inputs) in zip(records, mine):
             log = serving_api.PredictionLog()
@@ -109,8 +132,14 @@ def test_warmup_records_parse_and_replay(exports, loaded):
             request = log.predict_log.request
             assert request.model_spec.signature_name == signature
             assert sorted(request.inputs) == sorted(inputs)
-            fn = served.signatures[signature]
-            assert sorted(request.inputs) == sorted(fn.structured_input_signature[1]), (name, signature)
+            specs = saved[signature].inputs
+            assert sorted(request.inputs) == sorted(specs), (name, signature)
+            for key, proto in request.inputs.items():
+                assert proto.dtype == specs[key].dtype, (name, signature, key)
+                assert len(proto.tensor_shape.dim) == len(specs[key].tensor_shape.dim), (name, signature, key)
+            if name not in REPLAYED:
+                continue
+            fn = loaded(name).signatures[signature]
             feed = {key: tf.constant(tf.make_ndarray(proto))
                     for key, proto in request.inputs.items()}
             for key in feed:
@@ -142,3 +171,167 @@ def test_warmup_written_before_the_version_appears(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         build("embedder").export_saved_model(str(tmp_path))
     assert os.listdir(tmp_path) == []  # no version, no temporary directory left
+
+
+# ---- TF Serving batching: requests concatenated along axis 0 --------------------------------------
+BATCH_REQUESTS = {
+    "classifier": {"text": ["a great movie", "", "two hours i will never get back " * 6]},
+    "classifier_pair": {"text": ["the cat sat", "stocks fell", ""], "text_pair": ["a cat", "", "the mat"]},
+    "token_classifier": {"text": TEXTS[:4]},
+    "question_answerer": {"question": QUESTIONS, "context": CONTEXTS},
+    "embedder": {"text": ["a man is eating food", "", "bread " * 40]},
+    "masked_lm": {"text": ["paris is the [MASK] of france .", "[MASK] [MASK] wrote code", "no mask"]},
+    "multiple_choice": {"text": ["he put the milk back in the", "she opened the umbrella"],
+                        "choices": [["fridge", "car", ""], ["it started to rain", "she was hungry", "bus"]]},
+}
+PADDING = ("", -1, 0, float("-inf"), -1e9)
+
+
+def assert_same_row(batched, single, where):
+    """Row of a batched output vs the one-row output: equal where both have values, padding elsewhere."""
+    batched, single = np.asarray(batched), np.asarray(single)
+    assert batched.ndim == single.ndim, where
+    overlap = tuple(slice(0, min(a, b)) for a, b in zip(batched.shape, single.shape))
+    if batched.dtype.kind in "OS":
+        np.testing.assert_array_equal(batched[overlap], single[overlap], err_msg=where)
+    else:
+        np.testing.assert_allclose(batched[overlap], single[overlap], rtol=1e-5, atol=1e-5, err_msg=where)
+    for value in (batched, single):  # what one has beyond the other is padding
+        extra = np.ones(value.shape, bool)
+        extra[overlap] = False
+        if extra.any():
+            pad = value[extra]
+            kind = pad.flat[0].decode() if isinstance(pad.flat[0], bytes) else float(pad.flat[0])
+            assert kind in PADDING and (pad == pad.flat[0]).all(), f"{where}: {pad[:5]} is not padding"
+
+
+@pytest.mark.parametrize("shape", ["dynamic", "static"])
+def test_concatenated_requests_answer_as_one_by_one(exports, loaded, shape):
+    """What TF Serving's --enable_batching does to serving_default: rows concatenated, outputs split."""
+    for task, inputs in BATCH_REQUESTS.items():
+        if f"{task}_{shape}" not in REPLAYED:  # static: the tasks that window or pad their outputs
+            continue
+        fn = loaded(f"{task}_{shape}").signatures["serving_default"]
+        batched = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        rows = len(next(iter(inputs.values())))
+        for i in range(rows):
+            single = fn(**{k: tf.constant(v[i:i + 1]) for k, v in inputs.items()})
+            assert sorted(single) == sorted(batched)
+            for key in batched:
+                assert batched[key].shape[0] == rows
+                assert_same_row(batched[key].numpy()[i], single[key].numpy()[0], f"{task}/{shape}/{key}/row {i}")
+
+
+def test_static_serve_tokens_batch_too(exports, loaded):
+    """A static export's serve_tokens requests all have one width, so they concatenate as well."""
+    model, _ = exports["multiple_choice_static"]
+    fn = loaded("multiple_choice_static").signatures["serve_tokens"]
+    contexts, choices = BATCH_REQUESTS["multiple_choice"]["text"], BATCH_REQUESTS["multiple_choice"]["choices"]
+    firsts = [c for c, row in zip(contexts, choices) for _ in row]
+    flat = model.preprocessor((firsts, [choice for row in choices for choice in row]))
+    packed = {k: tf.reshape(tf.constant(v), [2, 3, -1]) for k, v in flat.items()}
+    assert packed["token_ids"].shape[2] == STATIC
+    batched = fn(**packed)
+    for i in range(2):
+        single = fn(**{k: v[i:i + 1] for k, v in packed.items()})
+        np.testing.assert_allclose(batched["logits"][i], single["logits"][0], atol=1e-5)
+
+
+def _batching_parameters_class():
+    """TF Serving's ``BatchingParameters`` (session_bundle_config.proto, fields 1-7), which
+    tensorflow-serving-api does not ship: built here from the same field names and numbers."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    proto = descriptor_pb2.FileDescriptorProto(name="batching_check.proto", package="check", syntax="proto3",
+                                               dependency=["google/protobuf/wrappers.proto"])
+    message = proto.message_type.add(name="BatchingParameters")
+    field = descriptor_pb2.FieldDescriptorProto
+    for number, name, kind in [(1, "max_batch_size", ".google.protobuf.Int64Value"),
+                               (2, "batch_timeout_micros", ".google.protobuf.Int64Value"),
+                               (3, "max_enqueued_batches", ".google.protobuf.Int64Value"),
+                               (4, "num_batch_threads", ".google.protobuf.Int64Value"),
+                               (5, "thread_pool_name", ".google.protobuf.StringValue")]:
+        message.field.add(name=name, number=number, type=field.TYPE_MESSAGE, type_name=kind, label=field.LABEL_OPTIONAL)
+    message.field.add(name="allowed_batch_sizes", number=6, type=field.TYPE_INT64, label=field.LABEL_REPEATED)
+    message.field.add(name="pad_variable_length_inputs", number=7, type=field.TYPE_BOOL, label=field.LABEL_OPTIONAL)
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("check.BatchingParameters"))
+
+
+def test_batching_examples_parse():
+    """examples/serving/batching_parameters.txt and models.config are valid text protos for the server."""
+    from google.protobuf import text_format
+
+    from tests.test_export_tasks import SERVING_EXAMPLES
+    with open(os.path.join(SERVING_EXAMPLES, "batching_parameters.txt")) as f:
+        text = f.read()
+    batching = text_format.Parse(text, _batching_parameters_class()())
+    assert batching.max_batch_size.value >= 8 and batching.num_batch_threads.value >= 1
+    assert not batching.pad_variable_length_inputs
+    # the commented-out sizes for XLA/TPU are valid too: increasing, the last one = max_batch_size
+    sizes = text_format.Parse(text.replace("# allowed_batch_sizes", "allowed_batch_sizes"),
+                              _batching_parameters_class()()).allowed_batch_sizes
+    assert list(sizes) == sorted(sizes) and sizes[-1] == batching.max_batch_size.value
+    config_pb2 = pytest.importorskip("tensorflow_serving.config.model_server_config_pb2",
+                                     reason="tensorflow-serving-api holds the server's config protos")
+    with open(os.path.join(SERVING_EXAMPLES, "models.config")) as f:
+        models = text_format.Parse(f.read(), config_pb2.ModelServerConfig())
+    configs = models.model_config_list.config
+    assert configs and all(c.model_platform == "tensorflow" and c.base_path for c in configs)
+
+
+# ---- --xla -------------------------------------------------------------------------------------
+def _called_functions(library, name, seen=None):
+    """``name`` and every library function it calls (through the ``f`` attribute of call ops)."""
+    seen = set() if seen is None else seen
+    if name in seen or name not in library:
+        return seen
+    seen.add(name)
+    for node in library[name].node_def:
+        for attr in node.attr.values():
+            if attr.HasField("func"):
+                _called_functions(library, attr.func.name, seen)
+    return seen
+
+
+def test_xla_exports_compile_only_the_model(exports):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    for name in ("classifier_xla", "question_answerer_xla_static"):
+        saved = saved_model_pb2.SavedModel()
+        with open(os.path.join(exports[name][1], "saved_model.pb"), "rb") as f:
+            saved.ParseFromString(f.read())
+        library = {fn.signature.name: fn for fn in saved.meta_graphs[0].graph_def.library.function}
+        compiled = [n for n, fn in library.items() if fn.attr.get("_XlaMustCompile") and fn.attr["_XlaMustCompile"].b]
+        assert compiled, f"{name}: no jit-compiled function"
+        inside = {node.op for n in compiled for f in _called_functions(library, n) for node in library[f].node_def}
+        assert "BatchMatMulV2" in inside or "MatMul" in inside
+        text = {op for op in inside if op in serving_ops.TEXT_OPS or "String" in op or op in (
+            "Substr", "UnicodeDecode", "UnicodeEncode", "StaticRegexReplace", "StaticRegexFullMatch")}
+        assert not text, f"{name}: string ops inside the XLA function: {sorted(text)}"
+
+
+def test_xla_exports_agree_with_the_default(loaded):
+    text = {"text": tf.constant(BATCH_REQUESTS["classifier"]["text"])}
+    default = loaded("classifier_dynamic").signatures["serving_default"](**text)
+    xla = loaded("classifier_xla").signatures["serving_default"](**text)
+    np.testing.assert_allclose(xla["logits"], default["logits"], atol=1e-5)
+    assert strings(xla["label"]) == strings(default["label"])
+    inputs = {k: tf.constant(v) for k, v in BATCH_REQUESTS["question_answerer"].items()}
+    default = loaded("question_answerer_static").signatures["serving_default"](**inputs)
+    xla = loaded("question_answerer_xla_static").signatures["serving_default"](**inputs)
+    assert strings(xla["answer"]) == strings(default["answer"])
+    np.testing.assert_allclose(xla["score"], default["score"], atol=1e-4)
+    # the TPU path: serve_tokens of the static XLA export takes [batch, 32] ids
+    fn = loaded("question_answerer_xla_static").signatures["serve_tokens"]
+    assert fn.structured_input_signature[1]["token_ids"].shape.as_list() == [None, STATIC]
+    ids = np.zeros((2, STATIC), "int32")
+    ids[:, :6] = [2, 9, 3, 11, 12, 3]
+    feed = {"token_ids": tf.constant(ids), "segment_ids": tf.constant((np.arange(STATIC) >= 3) * (ids > 0), tf.int32),
+            "padding_mask": tf.constant(ids > 0, tf.int32)}
+    want = loaded("question_answerer_static").signatures["serve_tokens"](**feed)
+    got = fn(**feed)
+    np.testing.assert_allclose(got["start_logits"], want["start_logits"], atol=1e-4)
+    assert got["start_token"].numpy().tolist() == want["start_token"].numpy().tolist()
