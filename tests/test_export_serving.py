@@ -335,3 +335,89 @@ def test_xla_exports_agree_with_the_default(loaded):
     got = fn(**feed)
     np.testing.assert_allclose(got["start_logits"], want["start_logits"], atol=1e-4)
     assert got["start_token"].numpy().tolist() == want["start_token"].numpy().tolist()
+
+
+# ---- long documents: every word tagged, every window searched, the same answers everywhere ----------
+#: generous bound on seconds per 1,000 words for each path (measured ~0.25 s on a loaded 2-core machine)
+SECONDS_PER_1000_WORDS = 2.0
+DOCUMENT = "Ada Lovelace wrote the first program for the engine in London . " * 2000  # 24,000 words
+
+
+def _timed(fn, *args, **kwargs):
+    import time
+
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def _cli_json(capsys, path, line):
+    import json
+
+    from tfbert.cli import main
+    capsys.readouterr()
+    assert main(["predict", path, line, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_long_document_every_word_tagged_everywhere(exports, loaded, capsys):
+    model, path = exports["token_classifier_dynamic"]
+    model.predict_text("warm up: the first call traces the tokenizer")
+    want, seconds = _timed(model.predict_text, DOCUMENT, batch_size=256)
+    want = want[0]
+    words = len(want["words"])
+    assert words == 24_000 and want["words"][-1] == "."
+    assert seconds / (words / 1000) < SECONDS_PER_1000_WORDS, f"predict_text: {seconds:.1f} s for {words} words"
+    for name in ("token_classifier_dynamic", "token_classifier_static"):
+        fn = loaded(name).signatures["serving_default"]
+        fn(text=tf.constant(["warm up"]))
+        out, seconds = _timed(fn, text=tf.constant([DOCUMENT, "Ada wrote code ."]))
+        assert seconds / (words / 1000) < SECONDS_PER_1000_WORDS, f"{name}: {seconds:.1f} s for {words} words"
+        assert int(out["num_words"][0]) == words and int(out["num_words"][1]) == 4
+        assert strings(out["words"][0]) == want["words"] and strings(out["tags"][0]) == want["tags"], name
+        m = int(out["num_entities"][0])
+        assert m == len(want["entities"])
+        assert out["entity_starts"][0][:m].numpy().tolist() == [e["start"] for e in want["entities"]]
+    row = _cli_json(capsys, path, DOCUMENT)  # tfbert predict reads the export's highest version
+    assert row["tags"][:row["num_words"]] == want["tags"]
+
+
+def test_word_tags_come_from_the_window_with_most_context():
+    """Each word is read once, in the window where its first piece is most central."""
+    from tfbert.data.ner import encode_word_windows
+    from tfbert.data.tokens import best_windows, window_starts
+
+    model = build("token_classifier")
+    words = ("ada lovelace wrote code in london . " * 6).split()  # 'lovelace' is two pieces
+    features = encode_word_windows(model.preprocessor.tokenizer, [words], sequence_length=10, doc_stride=3)
+    assert features.num_words.sum() == len(words) and (features.first_word[1:] >= features.first_word[:-1]).all()
+    pieces = int(sum(features.lengths[:1])) - 2  # the first window holds 8 pieces
+    assert pieces == 8 and len(features.lengths) > 10
+    starts = window_starts(50, 8, 3)
+    owner = best_windows(50, starts, 8)
+    assert owner[0] == 0 and owner[49] == len(starts) - 1
+    # piece 10 sits in windows starting at 3, 6, 9: most centred in the one starting at 6 (3 and 1 pieces aside)
+    assert starts[owner[10]] == 6
+
+
+def test_long_context_every_window_searched(exports, loaded, capsys):
+    model, path = exports["question_answerer_dynamic"]
+    context = "Charles Babbage designed the analytical engine in London ; " * 200 + "Ada Lovelace wrote code ."
+    question = "who wrote code ?"
+    words = len(context.split())
+    model.predict_text(["warm up"], ["the first call traces the tokenizer"])
+    want, seconds = _timed(model.predict_text, [question], [context], batch_size=256)
+    want = want[0]
+    windows = len(model.encode([question], [context]).example)
+    assert windows > 16 * 10  # far beyond the 16 windows the serving signature used to read
+    assert seconds / (words / 1000) < SECONDS_PER_1000_WORDS, f"predict_text: {seconds:.1f} s for {words} words"
+    for name in ("question_answerer_dynamic", "question_answerer_static"):
+        fn = loaded(name).signatures["serving_default"]
+        fn(question=tf.constant(["warm up"]), context=tf.constant(["the first call sets the graph up"]))
+        out, seconds = _timed(fn, question=tf.constant([question]), context=tf.constant([context]))
+        assert seconds / (words / 1000) < SECONDS_PER_1000_WORDS, f"{name}: {seconds:.1f} s for {words} words"
+        assert strings(out["answer"]) == [want["text"]], name
+        assert (int(out["start"][0]), int(out["end"][0])) == (want["start"], want["end"]), name
+        np.testing.assert_allclose(out["score"][0], want["score"], rtol=1e-5, atol=1e-5)
+    row = _cli_json(capsys, path, f"{question}\t{context}")
+    assert (row["answer"], row["start"], row["end"]) == (want["text"], want["start"], want["end"])

@@ -25,7 +25,7 @@ def register(subparsers):
         subparsers, "predict", run, "Predict from raw text with an exported SavedModel or a checkpoint",
         "MODEL is a SavedModel directory (from `tfbert export`; a base directory picks its highest version), "
         "a run directory or a .keras file. Texts come from the command line, or one per line from standard "
-        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR'.",
+        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR', question answering 'QUESTION<TAB>CONTEXT'.",
         ["tfbert predict saved_models/rt 'a gripping, beautifully acted film' 'a dull mess'",
          "cat reviews.txt | tfbert predict runs/rt --json"],
     )
@@ -79,17 +79,21 @@ def predict_saved_model(path, texts, batch_size=32):
 
     signature = tf.saved_model.load(path).signatures["serving_default"]
     names = sorted(signature.structured_input_signature[1])
-    if names not in (["text"], ["text", "text_pair"]):
+    # ---- input names of the raw-text signatures: (first, second) of 'TEXT<TAB>TEXT_PAIR' ----
+    layouts = {("text",): ("text", None), ("text", "text_pair"): ("text", "text_pair"),
+               ("context", "question"): ("question", "context")}  # QA: 'QUESTION<TAB>CONTEXT'
+    if tuple(names) not in layouts:
         raise ValueError(f"{path}: serving_default takes {names}, not raw text; export the model with its "
                          "preprocessor (`tfbert export` of a fine-tuned run).")
-    firsts, pairs = _split_pairs(texts, pair="text_pair" in names)
+    first_name, second_name = layouts[tuple(names)]
+    firsts, pairs = _split_pairs(texts, pair=second_name is not None)
     rows = []
     for start in range(0, len(texts), batch_size):
-        feed = {"text": tf.constant(firsts[start:start + batch_size])}
+        feed = {first_name: tf.constant(firsts[start:start + batch_size])}
         if pairs is not None:
-            feed["text_pair"] = tf.constant(pairs[start:start + batch_size])
+            feed[second_name] = tf.constant(pairs[start:start + batch_size])
         outputs = {k: v.numpy() for k, v in signature(**feed).items()}
-        for i in range(len(feed["text"])):
+        for i in range(len(feed[first_name])):
             rows.append({k: _plain_value(v[i]) for k, v in outputs.items()})
     return rows
 
