@@ -22,6 +22,13 @@ the preprocessor's ``sequence_length`` (or the model's
 ``max_position_embeddings``). ``sequence_length=int`` exports static
 [None, sequence_length] shapes for TPU and XLA.
 
+Each version also holds ``assets.extra/tf_serving_warmup_requests``, two
+requests per signature that TF Serving replays when it loads the version
+(``warmup=False`` leaves it out), and ``xla=True`` compiles the model part of
+every signature with XLA, keeping the string ops outside. The ops of every
+export are on ``tfbert.serving.ops``' allow-list: what TF Serving 2.12 and
+later can run.
+
 The SavedModel needs only ``tensorflow`` and ``tensorflow_text`` to load::
 
     import tensorflow as tf, tensorflow_text  # registers the tokenizer ops
@@ -83,12 +90,14 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
         top_k: masked LM: candidate tokens per ``[MASK]`` (default 5).
         mask_token_id: masked LM exported without a tokenizer: the id of
             ``[MASK]`` for ``serve_tokens``.
-        doc_stride, max_query_length, max_answer_length, n_best, max_windows:
-            question answering: pieces between window starts, the question's
-            piece budget, the longest answer in tokens, start/end candidates
-            per window (default: the model's own settings), and how many
-            windows of one context are read (default 16; context beyond them
-            is not searched).
+        doc_stride: question answering and token classification: pieces
+            between the starts of the overlapping windows a long text is read
+            in (default: the QA model's own setting; half a window for tags).
+        max_query_length, max_answer_length, n_best, max_windows:
+            question answering: the question's piece budget, the longest
+            answer in tokens, start/end candidates per window (default: the
+            model's own settings), and an optional cap on the windows read per
+            context (default: none, every window is searched).
         overwrite: replace an existing ``export_dir/<version>``.
         warmup: write ``assets.extra/tf_serving_warmup_requests`` (two
             requests per signature, see ``tfbert.serving.warmup``), which TF

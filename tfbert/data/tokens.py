@@ -19,9 +19,9 @@ Long inputs are read in overlapping windows of pieces; each piece belongs to
 the window where it has the most context:
 
 >>> from tfbert.data.tokens import window_starts, best_windows
->>> starts = window_starts(10, budget=6, stride=3)      # pieces [0, 6), [3, 9), [6, 10)
+>>> starts = window_starts(10, budget=6, stride=3)      # pieces [0, 6), [3, 9), [6, 10); piece 4: a tie
 >>> starts, best_windows(10, starts, budget=6).tolist()
-([0, 3, 6], [0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+([0, 3, 6], [0, 0, 0, 0, 0, 1, 1, 1, 2, 2])
 """
 
 import numpy as np
