@@ -421,3 +421,18 @@ def test_long_context_every_window_searched(exports, loaded, capsys):
         np.testing.assert_allclose(out["score"][0], want["score"], rtol=1e-5, atol=1e-5)
     row = _cli_json(capsys, path, f"{question}\t{context}")
     assert (row["answer"], row["start"], row["end"]) == (want["text"], want["start"], want["end"])
+
+
+def test_cli_export_flags(tmp_path, capsys):
+    """`tfbert export --no-warmup --xla` reaches export_saved_model; the default writes the warm-up file."""
+    from tfbert.cli import main
+
+    model = build("embedder")
+    source = str(tmp_path / "embedder.keras")
+    model.save(source)
+    assert main(["export", source, "--export-dir", str(tmp_path / "plain")]) == 0
+    assert os.path.exists(tmp_path / "plain" / "1" / WARMUP_FILE)
+    assert main(["export", source, "--export-dir", str(tmp_path / "xla"), "--no-warmup", "--xla"]) == 0
+    assert not os.path.exists(tmp_path / "xla" / "1" / "assets.extra")
+    with open(tmp_path / "xla" / "1" / "saved_model.pb", "rb") as f:
+        assert b"_XlaMustCompile" in f.read()
