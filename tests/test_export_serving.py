@@ -351,12 +351,12 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def _cli_json(capsys, path, line):
+def _cli_json(capsys, path, *args):
     import json
 
     from tfbert.cli import main
     capsys.readouterr()
-    assert main(["predict", path, line, "--json"]) == 0
+    assert main(["predict", path, *args, "--json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -419,7 +419,7 @@ def test_long_context_every_window_searched(exports, loaded, capsys):
         assert strings(out["answer"]) == [want["text"]], name
         assert (int(out["start"][0]), int(out["end"][0])) == (want["start"], want["end"]), name
         np.testing.assert_allclose(out["score"][0], want["score"], rtol=1e-5, atol=1e-5)
-    row = _cli_json(capsys, path, f"{question}\t{context}")
+    row = _cli_json(capsys, path, "--question", question, "--context", context)
     assert (row["answer"], row["start"], row["end"]) == (want["text"], want["start"], want["end"])
 
 

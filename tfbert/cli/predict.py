@@ -16,6 +16,7 @@ import os
 import sys
 
 from tfbert.cli.options import UsageError, add_option, subcommand, with_default
+from tfbert.cli.records import add_record_options, records_from_args
 from tfbert.cli.sources import load_model_source
 
 
@@ -25,18 +26,29 @@ def register(subparsers):
         subparsers, "predict", run, "Predict from raw text with an exported SavedModel or a checkpoint",
         "MODEL is a SavedModel directory (from `tfbert export`; a base directory picks its highest version), "
         "a run directory or a .keras file. Texts come from the command line, or one per line from standard "
-        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR', question answering 'QUESTION<TAB>CONTEXT'.",
+        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR'. Question answering takes "
+        "--question and --context, multiple choice --context and --choice, either of them also a JSON lines "
+        "--input file.",
         ["tfbert predict saved_models/rt 'a gripping, beautifully acted film' 'a dull mess'",
-         "cat reviews.txt | tfbert predict runs/rt --json"],
+         "cat reviews.txt | tfbert predict runs/rt --json",
+         "tfbert predict saved_models/squad --question 'Who designed it?' --context 'The tower was designed by Eiffel.'",
+         "tfbert predict runs/swag --context 'She opens the door' --choice 'and walks in.' --choice 'and eats it.'",
+         "tfbert predict runs/squad --input questions.jsonl --json"],
     )
     p.add_argument("model", metavar="MODEL", help="SavedModel, run directory or .keras file (see above)")
     p.add_argument("texts", metavar="TEXT", nargs="*", help="texts to predict (default: lines of standard input)")
     add_option(p, "batch_size", help=with_default("batch_size", 32))
     p.add_argument("--json", action="store_true", help="print one JSON object per text, with every output")
+    add_record_options(p)
 
 
 def run(args):
     """Run `tfbert predict` with the parsed arguments; return the exit code."""
+    records = records_from_args(args)  # qa / multiple choice / JSON lines inputs
+    if records is not None:
+        if args.texts:
+            raise UsageError("give either TEXT arguments or --question/--context/--choice/--input, not both")
+        return _predict_records(args, records)
     texts = list(args.texts)
     if not texts:
         if sys.stdin is None or sys.stdin.isatty():
@@ -50,6 +62,10 @@ def run(args):
         rows = predict_saved_model(saved_model, texts, batch_size)
     else:
         model, _ = load_model_source(args.model)
+        from tfbert.cli.records import model_kind
+
+        if model_kind(model) != "text":  # qa, multiple choice and embedding models read records
+            return _predict_records(args, [{"text": t} for t in texts], model=model)
         if not hasattr(model, "predict_text"):
             raise TypeError(f"{args.model} holds a {type(model).__name__}, which has no text predictions; "
                             "predict with a fine-tuned task model (a run directory or its export).")
@@ -57,6 +73,40 @@ def run(args):
         rows = model.predict_text(firsts, text_pairs=pairs, batch_size=batch_size)
     for text, row in zip(texts, rows):
         print(json.dumps({"text": text, **row}) if args.json else f"{_summary(row)}\t{text}")
+    return 0
+
+
+def _predict_records(args, records, model=None):
+    """Predict qa / multiple-choice / embedding records (or any records of a JSON lines --input)."""
+    from tfbert.cli import records as rec
+
+    batch_size = args.batch_size or 32
+    saved_model = None if model is not None else find_saved_model(args.model)
+    if saved_model:
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+
+        signature = tf.saved_model.load(saved_model).signatures["serving_default"]
+        if rec.signature_kind(signature.structured_input_signature[1]) == "text":
+            texts = [t + ("\t" + r["text_pair"] if "text_pair" in r else "")
+                     for r, t in zip(records, rec.column(records, "text", "text"))]
+            rows = predict_saved_model(saved_model, texts, batch_size)
+        else:
+            rows = rec.predict_signature(signature, records, batch_size, _plain_value)
+    else:
+        model = model if model is not None else load_model_source(args.model)[0]
+        if rec.model_kind(model) == "text":
+            texts = rec.column(records, "text", "text")
+            pairs = [r["text_pair"] for r in records] if all("text_pair" in r for r in records) else None
+            rows = model.predict_text(texts, text_pairs=pairs, batch_size=batch_size) if pairs else \
+                model.predict_text(texts, batch_size=batch_size)
+        else:
+            rows = rec.predict_model(model, records, batch_size)
+    for record, row in zip(records, rows):
+        if args.json:
+            print(json.dumps({**record, **row}, ensure_ascii=False))
+        else:
+            print(f"{rec.summary(row) or _summary(row)}\t{rec.record_label(record)}")
     return 0
 
 
@@ -79,21 +129,23 @@ def predict_saved_model(path, texts, batch_size=32):
 
     signature = tf.saved_model.load(path).signatures["serving_default"]
     names = sorted(signature.structured_input_signature[1])
-    # ---- input names of the raw-text signatures: (first, second) of 'TEXT<TAB>TEXT_PAIR' ----
-    layouts = {("text",): ("text", None), ("text", "text_pair"): ("text", "text_pair"),
-               ("context", "question"): ("question", "context")}  # QA: 'QUESTION<TAB>CONTEXT'
-    if tuple(names) not in layouts:
+    from tfbert.cli.records import signature_kind
+
+    if signature_kind(names) == "qa":
+        raise UsageError(f"{path} answers questions: give --question and --context (or --input FILE.jsonl)")
+    if signature_kind(names) == "multiple_choice":
+        raise UsageError(f"{path} picks among choices: give --context and --choice (or --input FILE.jsonl)")
+    if names not in (["text"], ["text", "text_pair"]):
         raise ValueError(f"{path}: serving_default takes {names}, not raw text; export the model with its "
                          "preprocessor (`tfbert export` of a fine-tuned run).")
-    first_name, second_name = layouts[tuple(names)]
-    firsts, pairs = _split_pairs(texts, pair=second_name is not None)
+    firsts, pairs = _split_pairs(texts, pair="text_pair" in names)
     rows = []
     for start in range(0, len(texts), batch_size):
-        feed = {first_name: tf.constant(firsts[start:start + batch_size])}
+        feed = {"text": tf.constant(firsts[start:start + batch_size])}
         if pairs is not None:
-            feed[second_name] = tf.constant(pairs[start:start + batch_size])
+            feed["text_pair"] = tf.constant(pairs[start:start + batch_size])
         outputs = {k: v.numpy() for k, v in signature(**feed).items()}
-        for i in range(len(feed[first_name])):
+        for i in range(len(feed["text"])):
             rows.append({k: _plain_value(v[i]) for k, v in outputs.items()})
     return rows
 
