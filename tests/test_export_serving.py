@@ -20,7 +20,8 @@ STATIC = 32  # the static width (the tiny models' preprocessor packs 32 tokens)
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """{name: (model, path)} for every task x (dynamic, static), "token_classifier_bare" and "backbone"."""
+    """{name: (model, path)} for every task x (dynamic, static), regression, "token_classifier_bare",
+    "backbone" and two --xla exports."""
     root = tmp_path_factory.mktemp("serving_exports")
     out = {}
     for task in TASKS:
@@ -30,6 +31,12 @@ def exports(tmp_path_factory):
                                             sequence_length=STATIC if shape == "static" else None,
                                             pair=True if task == "classifier_pair" else None)
             out[f"{task}_{shape}"] = (model, path)
+    from tests.test_export_tasks import preprocessor, tiny_bert
+    from tfbert.tasks import BertClassifier
+    regression = BertClassifier(tiny_bert(9), num_classes=1, preprocessor=preprocessor()[0])  # a score, MSE
+    for shape, length in (("dynamic", None), ("static", STATIC)):
+        out[f"regression_{shape}"] = (regression, regression.export_saved_model(
+            str(root / f"regression_{shape}"), sequence_length=length))
     bare = build("token_classifier", bare=True)
     out["token_classifier_bare"] = (bare, bare.export_saved_model(str(root / "bare")))
     from tfbert.export import export_saved_model
@@ -112,7 +119,7 @@ def serving_signatures(path):
 # ---- warm-up requests ----------------------------------------------------------------------------
 #: exports whose warm-up requests are replayed (loading a SavedModel is the slow part; the other
 #: exports' records are parsed and checked against their signatures without loading them).
-REPLAYED = [f"{task}_dynamic" for task in TASKS] + [
+REPLAYED = [f"{task}_dynamic" for task in TASKS] + ["regression_dynamic",
     "token_classifier_static", "question_answerer_static", "multiple_choice_static",
     "token_classifier_bare", "backbone", "classifier_xla", "question_answerer_xla_static"]
 
@@ -176,6 +183,7 @@ def test_warmup_written_before_the_version_appears(tmp_path, monkeypatch):
 # ---- TF Serving batching: requests concatenated along axis 0 --------------------------------------
 BATCH_REQUESTS = {
     "classifier": {"text": ["a great movie", "", "two hours i will never get back " * 6]},
+    "regression": {"text": ["a great movie", "stocks fell"]},
     "classifier_pair": {"text": ["the cat sat", "stocks fell", ""], "text_pair": ["a cat", "", "the mat"]},
     "token_classifier": {"text": TEXTS[:4]},
     "question_answerer": {"question": QUESTIONS, "context": CONTEXTS},
