@@ -246,7 +246,8 @@ def main(argv=None):
                         "loads": [{"export": n, "way": w, "max_abs_diff": d, "problem": p} for n, w, d, p in report]})
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"reference": tf.__version__, "atol": args.atol, "results": results}, f, indent=1)
+            json.dump({"command": "python benchmarks/serving_compat.py " + " ".join(argv or sys.argv[1:]),
+                       "reference": tf.__version__, "atol": args.atol, "results": results}, f, indent=1)
     return 1 if failed else 0
 
 
