@@ -21,7 +21,7 @@ in the model server X. This script:
 4. compares every output with the 2.21 answer: strings and integers exactly,
    floats within ``--atol`` (default 1e-5), and prints one line per runtime.
 
-Run it by hand (not in the test suite: each runtime downloads ~600 MB):
+Run it by hand (not in the test suite: each runtime is a 2.3 GB virtualenv):
 
     python benchmarks/serving_compat.py                      # 2.20 and 2.12 (the oldest for Python 3.11)
     python benchmarks/serving_compat.py --runtime 2.15.1:2.15.0 --json compat.json
