@@ -165,9 +165,10 @@ def test_token_classifier_matches_predict_text(exported):
         assert got == row["entities"]
         assert all(s == "" for s in strings(out["words"][i])[n:])
         assert (out["word_starts"][i][n:].numpy() == -1).all()
-    # the long text: only its first window (max_length - 2 pieces) is tagged
-    window = getattr(model.preprocessor, "sequence_length", None) or min(128, MAX_POSITIONS)
-    assert int(out["num_words"][4]) == window - 2
+    # the long text (72 words, more than one window of 30 pieces) is tagged whole, as predict_text does
+    long = model.predict_text(TEXTS[4])[0]
+    assert int(out["num_words"][4]) == len(long["words"]) == 72
+    assert strings(out["tags"][4])[:72] == long["tags"]
     shapes = {k: v.shape for k, v in out.items()}
     assert shapes["words"] == shapes["tags"] == shapes["word_starts"] and shapes["words"][0] == len(TEXTS)
 

@@ -28,6 +28,13 @@ the preprocessor's ``sequence_length`` (or the model's
 ``max_position_embeddings``). ``sequence_length=int`` exports static
 [None, sequence_length] shapes for TPU and XLA.
 
+Each version also holds ``assets.extra/tf_serving_warmup_requests``, two
+requests per signature that TF Serving replays when it loads the version
+(``warmup=False`` leaves it out), and ``xla=True`` compiles the model part of
+every signature with XLA, keeping the string ops outside. The ops of every
+export are on ``tfbert.serving.ops``' allow-list: what TF Serving 2.12 and
+later can run.
+
 The SavedModel needs only ``tensorflow`` and ``tensorflow_text`` to load::
 
     import tensorflow as tf, tensorflow_text  # registers the tokenizer ops
@@ -70,7 +77,7 @@ _TEMPORARY = r"^\.[0-9]+\.(tmp|old)-[A-Za-z0-9_]+$"  # what atomic_directory lea
 def export_saved_model(model, export_dir, preprocessor=None, version=None, sequence_length=None, *,
                        pad_to_multiple_of=8, pair=None, top_k=None, doc_stride=None, max_query_length=None,
                        max_answer_length=None, n_best=None, max_windows=None, mask_token_id=None,
-                       overwrite=False):
+                       overwrite=False, warmup=True, xla=False):
     """Export ``model`` as a TF Serving SavedModel in ``export_dir/<version>/``.
 
     Args:
@@ -90,13 +97,21 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
         top_k: masked LM: candidate tokens per ``[MASK]`` (default 5).
         mask_token_id: masked LM exported without a tokenizer: the id of
             ``[MASK]`` for ``serve_tokens``.
-        doc_stride, max_query_length, max_answer_length, n_best, max_windows:
-            question answering: pieces between window starts, the question's
-            piece budget, the longest answer in tokens, start/end candidates
-            per window (default: the model's own settings), and how many
-            windows of one context are read (default 16; context beyond them
-            is not searched).
+        doc_stride: question answering and token classification: pieces
+            between the starts of the overlapping windows a long text is read
+            in (default: the QA model's own setting; half a window for tags).
+        max_query_length, max_answer_length, n_best, max_windows:
+            question answering: the question's piece budget, the longest
+            answer in tokens, start/end candidates per window (default: the
+            model's own settings), and an optional cap on the windows read per
+            context (default: none, every window is searched).
         overwrite: replace an existing ``export_dir/<version>``.
+        warmup: write ``assets.extra/tf_serving_warmup_requests`` (two
+            requests per signature, see ``tfbert.serving.warmup``), which TF
+            Serving runs at load time so the first real request is not slow.
+        xla: compile the model part of every signature with XLA
+            (``jit_compile=True``) for GPU/TPU servers; the string ops
+            (tokenizing, decoding answers) stay outside the compiled function.
 
     Returns:
         the path of the written version directory.
@@ -106,17 +121,19 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
         model, preprocessor=preprocessor, sequence_length=sequence_length,
         pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id,
         doc_stride=doc_stride, max_query_length=max_query_length, max_answer_length=max_answer_length,
-        n_best=n_best, max_windows=max_windows,
+        n_best=n_best, max_windows=max_windows, xla=xla,
     )
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))
     remove_stale_temporaries(os.path.abspath(export_dir), _TEMPORARY)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         _save(serving, tmp, signatures)
+        if warmup:  # inside the temporary directory: it appears with the version, never after it
+            _write_warmup(serving, tmp, signatures)
     return path
 
 
-def build_serving_module(model, preprocessor=None, sequence_length=None, **options):
+def build_serving_module(model, preprocessor=None, sequence_length=None, xla=False, **options):
     """The ``tf.Module`` that ``export_saved_model`` saves (for inspection and tests).
 
     Its ``signatures()`` returns the concrete functions by signature name.
@@ -132,7 +149,7 @@ def build_serving_module(model, preprocessor=None, sequence_length=None, **optio
     if preprocessor is None:
         preprocessor = getattr(model, "preprocessor", None)
     serving_cls = _serving_class(model)
-    return serving_cls(model, preprocessor, sequence_length, **options)
+    return serving_cls(model, preprocessor, sequence_length, xla=xla, **options)
 
 
 def next_version(export_dir):
@@ -178,6 +195,12 @@ def _save(serving, path, signatures):
     # Serving needs no gradients: skip tracing them (faster, smaller).
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
     tf.saved_model.save(serving, path, signatures=signatures, options=options)
+
+
+def _write_warmup(serving, path, signatures):
+    from tfbert.serving.warmup import warmup_requests, write_warmup_requests
+
+    write_warmup_requests(path, warmup_requests(serving, signatures))
 
 
 def _serving_class(model):

@@ -23,7 +23,8 @@ def register(subparsers):
         "multiple_choice) and `serve_tokens` taking token ids; an embedding run gives `embedding` vectors. "
         "SOURCE is a run directory, a .keras file or anything `tfbert info` reads.",
         ["tfbert export runs/rt", "tfbert export runs/rt --export-dir saved_models/rt --version 1 --overwrite",
-         "tfbert export runs/rt --max-seq-len 128   # static shapes for TPU/XLA serving"],
+         "tfbert export runs/rt --max-seq-len 128   # static shapes for TPU/XLA serving",
+         "tfbert export runs/rt --xla --max-seq-len 128 --no-warmup"],
     )
     p.add_argument("source", metavar="SOURCE", help="the model to export (see above)")
     p.add_argument("--export-dir", metavar="DIR",
@@ -32,6 +33,13 @@ def register(subparsers):
     add_option(p, "max_seq_len", help=OPTIONS["max_seq_len"][1]["help"] + "; exported as static [batch, N] "
                                       "shapes for TPU/XLA (default: each batch padded to its longest input)")
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": an existing EXPORT_DIR/<version>")
+    # ---- serving options (warm-up requests, XLA) ----
+    p.add_argument("--no-warmup", dest="warmup", action="store_false",
+                   help="do not write assets.extra/tf_serving_warmup_requests (by default TF Serving replays "
+                        "two requests per signature from it at load time, so the first real request is not slow)")
+    p.add_argument("--xla", action="store_true",
+                   help="compile the model part of each signature with XLA (jit_compile=True) for GPU/TPU "
+                        "servers; tokenizing and decoding stay outside. Combine with --max-seq-len for TPUs")
 
 
 def run(args):
@@ -42,7 +50,7 @@ def run(args):
     name = os.path.splitext(os.path.basename(os.path.normpath(args.source)))[0]
     export_dir = args.export_dir or os.path.join("saved_models", name)
     path = export_saved_model(model, export_dir, version=args.version, sequence_length=args.max_seq_len,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, warmup=args.warmup, xla=args.xla)
     print(f"exported {args.source} to {path}")
     if getattr(model, "preprocessor", None) is not None:
         print(f"try it: {_try_it(model, path)}")

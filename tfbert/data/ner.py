@@ -8,6 +8,12 @@ pieces, [CLS], [SEP], padding) carries ``IGNORE_LABEL`` (-100), and
 pieces than fit in ``sequence_length`` is split between words into several
 rows (never cut): ``merge_chunk_tags`` joins their predictions again.
 
+For prediction, ``encode_word_windows`` reads a long sentence (a whole
+document) in overlapping windows of pieces instead: windows start
+``doc_stride`` pieces apart (default half a window), and each word is read in
+the window where its first piece has the most context on both sides, so
+every word is tagged once, with context around it.
+
 Example:
 >>> from tfbert.data.ner import encode_words
 >>> from tfbert.preprocessing.tokenizer import BertTokenizer
@@ -29,7 +35,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.tokens import pieces_with_offsets, special_ids, word_spans
+from tfbert.data.tokens import best_windows, pieces_with_offsets, special_ids, window_starts, word_spans
 
 IGNORE_LABEL = -100
 
@@ -151,6 +157,82 @@ def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_nam
         inputs=inputs, word_ids=word_ids, labels=labels if tags is not None else None,
         num_words=np.array([r[3] for r in rows], "int32"), sentence=np.array([r[4] for r in rows], "int32"),
         first_word=np.array([r[5] for r in rows], "int32"), lengths=lengths,
+    )
+
+
+def default_doc_stride(sequence_length):
+    """Pieces between window starts when tagging long texts: half the window (at least 1)."""
+    return max(1, (int(sequence_length) - 2) // 2)
+
+
+def encode_word_windows(tokenizer, sentences, sequence_length=128, doc_stride=None):
+    """Prediction rows for sentences of any length: overlapping windows, each word owned by one row.
+
+    Each row is ``[CLS] pieces[start:start + sequence_length - 2] [SEP]``,
+    windows ``doc_stride`` pieces apart (default ``default_doc_stride``). A
+    word belongs to the window where its first piece has the most context
+    (``tfbert.data.tokens.best_windows``, earliest on a tie), and ``word_ids``
+    marks only the words a row owns, so ``decode_tags`` + ``merge_chunk_tags``
+    tag every word exactly once. Words without pieces get "O".
+
+    Returns:
+        :class:`WordFeatures` without labels; row ``r`` owns words
+        ``first_word[r] : first_word[r] + num_words[r]`` of its sentence.
+    """
+    if sequence_length < 3:
+        raise ValueError(f"sequence_length must be at least 3 ([CLS] piece [SEP]), got {sequence_length}.")
+    budget = sequence_length - 2
+    doc_stride = default_doc_stride(sequence_length) if doc_stride is None else int(doc_stride)
+    ids = special_ids(tokenizer)
+    sentences = [list(words) for words in sentences]
+    texts, starts_of_words = [], []
+    for words in sentences:
+        starts, position = [], 0
+        for word in words:
+            starts.append(position)
+            position += len(word) + 1
+        texts.append(" ".join(words))
+        starts_of_words.append(starts)
+    rows = []  # (token_ids, word_ids, num_words, sentence, first_word)
+    for s, (words, starts, (piece_ids, piece_starts, _)) in enumerate(
+            zip(sentences, starts_of_words, pieces_with_offsets(tokenizer, texts))):
+        n = len(piece_ids)
+        piece_word = np.array([bisect.bisect_right(starts, int(c)) - 1 for c in piece_starts], "int64")
+        first = np.ones(n, bool)
+        first[1:] = piece_word[1:] != piece_word[:-1]
+        window_first = window_starts(n, budget, doc_stride)
+        owner = best_windows(n, window_first, budget)
+        # the row of every word: its first piece's window; a word without pieces joins the previous word's row
+        row_of_word = np.zeros(len(words), "int64")
+        row_of_word[piece_word[first]] = owner[first]
+        has_piece = np.zeros(len(words), bool)
+        has_piece[piece_word[first]] = True
+        for w in range(1, len(words)):
+            if not has_piece[w]:
+                row_of_word[w] = row_of_word[w - 1]
+        for r, start in enumerate(window_first):
+            end = min(start + budget, n)
+            owned = np.nonzero(row_of_word == r)[0]
+            first_word = int(owned[0]) if len(owned) else 0
+            word_ids = [-1] * (end - start + 2)
+            for k in range(start, end):
+                if first[k] and owner[k] == r:
+                    word_ids[1 + k - start] = int(piece_word[k]) - first_word
+            token_ids = [ids["cls"]] + [int(t) for t in piece_ids[start:end]] + [ids["sep"]]
+            rows.append((token_ids, word_ids, len(owned), s, first_word))
+    longest = max(len(r[0]) for r in rows)
+    count = len(rows)
+    token_ids = np.full((count, longest), ids["pad"], "int32")
+    word_ids = np.full((count, longest), -1, "int32")
+    lengths = np.array([len(r[0]) for r in rows], "int32")
+    for i, (t, w, *_rest) in enumerate(rows):
+        token_ids[i, :len(t)], word_ids[i, :len(w)] = t, w
+    padding_mask = (np.arange(longest)[None, :] < lengths[:, None]).astype("int32")
+    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask}
+    return WordFeatures(
+        inputs=inputs, word_ids=word_ids, labels=None,
+        num_words=np.array([r[2] for r in rows], "int32"), sentence=np.array([r[3] for r in rows], "int32"),
+        first_word=np.array([r[4] for r in rows], "int32"), lengths=lengths,
     )
 
 

@@ -37,7 +37,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.tokens import pieces_with_offsets, special_ids
+from tfbert.data.tokens import best_windows, pieces_with_offsets, special_ids, window_starts
 
 
 class QAFeatures(NamedTuple):
@@ -62,15 +62,6 @@ class QAFeatures(NamedTuple):
     max_context: np.ndarray
     start_positions: Optional[np.ndarray]
     end_positions: Optional[np.ndarray]
-
-
-def _windows(num_pieces, budget, doc_stride):
-    starts, start = [], 0
-    while True:
-        starts.append(start)
-        if start + budget >= num_pieces:
-            return starts
-        start += doc_stride
 
 
 def encode_qa(tokenizer, questions, contexts, sequence_length=384, doc_stride=128, max_query_length=64,
@@ -125,8 +116,9 @@ def encode_qa(tokenizer, questions, contexts, sequence_length=384, doc_stride=12
             covering = [k for k in range(len(c_ids)) if c_ends[k] > start_char and c_starts[k] < end_char]
             answer_tokens = (covering[0], covering[-1]) if covering else None
         offset = len(q_ids) + 2
-        window_starts = _windows(len(c_ids), budget, doc_stride)
-        for w, start in enumerate(window_starts):
+        starts = window_starts(len(c_ids), budget, doc_stride)
+        owner = best_windows(len(c_ids), starts, budget)  # the window where each piece has most context
+        for w, start in enumerate(starts):
             end = min(start + budget, len(c_ids))
             token_ids = [special["cls"]] + q_ids + [special["sep"]] + [int(t) for t in c_ids[start:end]] + [special["sep"]]
             segment_ids = [0] * offset + [1] * (end - start + 1)
@@ -134,7 +126,7 @@ def encode_qa(tokenizer, questions, contexts, sequence_length=384, doc_stride=12
             char_end = [-1] * offset + [int(c) for c in c_ends[start:end]] + [-1]
             max_context = [False] * len(token_ids)
             for k in range(start, end):
-                max_context[offset + k - start] = _is_max_context(k, w, window_starts, budget, len(c_ids))
+                max_context[offset + k - start] = bool(owner[k] == w)
             labels = (0, 0)
             if answer_tokens is not None and start <= answer_tokens[0] and answer_tokens[1] < end:
                 labels = (offset + answer_tokens[0] - start, offset + answer_tokens[1] - start)
@@ -157,19 +149,6 @@ def encode_qa(tokenizer, questions, contexts, sequence_length=384, doc_stride=12
         start_positions=labels[:, 0] if answers is not None else None,
         end_positions=labels[:, 1] if answers is not None else None,
     )
-
-
-def _is_max_context(k, w, window_starts, budget, num_pieces):
-    """True when window ``w`` gives piece ``k`` the best context (ties go to the earliest window)."""
-    scores = [(_context_score(k, s, min(s + budget, num_pieces)) if s <= k < min(s + budget, num_pieces) else None)
-              for s in window_starts]
-    best = max(score for score in scores if score is not None)
-    return scores.index(best) == w
-
-
-def _context_score(k, start, end):
-    """How centred token k sits in window [start, end): min(left, right) context + a length bonus."""
-    return min(k - start, end - 1 - k) + 0.01 * (end - start)
 
 
 def decode_answers(features, start_logits, end_logits, contexts, n_best=20, max_answer_length=30):

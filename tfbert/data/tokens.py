@@ -14,6 +14,14 @@ Example:
 ([5, 6, 7, 8], [0, 4, 6, 10], [4, 5, 10, 11])
 >>> word_spans(tokenizer, "Cafés open.")
 [(0, 5), (6, 10), (10, 11)]
+
+Long inputs are read in overlapping windows of pieces; each piece belongs to
+the window where it has the most context:
+
+>>> from tfbert.data.tokens import window_starts, best_windows
+>>> starts = window_starts(10, budget=6, stride=3)      # pieces [0, 6), [3, 9), [6, 10); piece 4: a tie
+>>> starts, best_windows(10, starts, budget=6).tolist()
+([0, 3, 6], [0, 0, 0, 0, 0, 1, 1, 1, 2, 2])
 """
 
 import numpy as np
@@ -58,3 +66,44 @@ def word_spans(tokenizer, text):
 def special_ids(tokenizer):
     """``{"cls", "sep", "pad"}`` token ids of a ``BertTokenizer``."""
     return {"cls": int(tokenizer.cls_token_id), "sep": int(tokenizer.sep_token_id), "pad": int(tokenizer.pad_token_id)}
+
+
+def window_starts(num_pieces, budget, stride):
+    """First piece of each window of at most ``budget`` pieces, ``stride`` apart, until the last piece is in one.
+
+    Always at least one window (an empty input has one empty window).
+    """
+    if not 1 <= stride <= budget:
+        raise ValueError(f"stride={stride} must be between 1 and the window's {budget} pieces; "
+                         "a larger stride would skip pieces.")
+    starts, start = [], 0
+    while True:
+        starts.append(start)
+        if start + budget >= num_pieces:
+            return starts
+        start += stride
+
+
+def context_score(k, start, end):
+    """How centred piece ``k`` sits in window [start, end): min(left, right) context + 0.01 x window length.
+
+    The rule of google-research/bert's ``_check_is_max_context``; works on numpy arrays of ``k``.
+    """
+    return np.minimum(k - start, end - 1 - k) + 0.01 * (end - start)
+
+
+def best_windows(num_pieces, starts, budget):
+    """For each piece, the index of the window (of ``starts``) where it has the most context.
+
+    Ties go to the earliest window. Cost: one pass over each window's pieces.
+    """
+    best = np.full(num_pieces, -np.inf)
+    owner = np.zeros(num_pieces, "int32")
+    for w, start in enumerate(starts):
+        end = min(start + budget, num_pieces)
+        k = np.arange(start, end)
+        score = context_score(k, start, end)
+        better = score > best[k]
+        best[k[better]] = score[better]
+        owner[k[better]] = w
+    return owner

@@ -67,6 +67,49 @@ def serving_width(lengths, sequence_length, multiple, limit):
     return tf.minimum(tf.maximum((longest + multiple - 1) // multiple * multiple, multiple), limit)
 
 
+def piece_windows(row_splits, budget, stride, limit=None):
+    """Overlapping windows over each row's pieces, and which window each piece is read in.
+
+    The graph twin of ``tfbert.data.tokens.window_starts`` / ``best_windows``:
+    windows of at most ``budget[b]`` pieces start every ``stride`` pieces
+    until the row's last piece is in one (an empty row gets one empty
+    window), and a piece belongs to the window where it has the most context
+    (min distance to the window's edges + 0.01 x its length), the earliest on
+    a tie.
+
+    Args:
+        row_splits: int [B+1] row splits of the flat pieces.
+        budget: int [B] pieces per window of each row.
+        stride: int, pieces between window starts (1 <= stride <= budget).
+        limit: optional int [B]: read only the first ``limit[b]`` pieces.
+    Returns:
+        ``(example, flat_index, owns)``: the row of each window [W]; ragged
+        [W, None] indices of its pieces into the flat pieces; ragged [W, None]
+        bool, True where this window is the one a piece is read in.
+    """
+    row_splits = tf.cast(row_splits, tf.int32)
+    lengths = row_splits[1:] - row_splits[:-1]
+    if limit is not None:
+        lengths = tf.minimum(lengths, limit)
+    num_windows = 1 + tf.maximum(0, (lengths - budget + stride - 1) // stride)  # [B]
+    example = tf.repeat(tf.range(tf.shape(lengths)[0]), num_windows)  # [W]
+    win_start = tf.ragged.range(num_windows).flat_values * stride
+    win_end = tf.minimum(win_start + tf.gather(budget, example), tf.gather(lengths, example))
+    win_len = win_end - win_start
+    row_start = tf.gather(row_splits[:-1], example)
+    flat_index = tf.ragged.range(row_start + win_start, row_start + win_end)  # ragged [W, len]
+    j = tf.ragged.range(win_len)
+    spread = (tf.cast(tf.minimum(j, win_len[:, None] - 1 - j), tf.float64)
+              + 0.01 * tf.cast(win_len[:, None], tf.float64)).flat_values
+    pieces, total = flat_index.flat_values, row_splits[-1]
+    best = tf.math.unsorted_segment_max(spread, pieces, total)
+    window_of = tf.cast(flat_index.value_rowids(), tf.int32)
+    first_best = tf.math.unsorted_segment_min(
+        tf.where(spread >= tf.gather(best, pieces), window_of, tf.int32.max), pieces, total)
+    owns = flat_index.with_flat_values(tf.equal(window_of, tf.gather(first_best, pieces)))
+    return example, flat_index, owns
+
+
 def same_batch(first_name, first, *others):
     """Assert that every (name, tensor) in ``others`` has ``first``'s batch size."""
     checks = []
@@ -86,18 +129,24 @@ class ServingModule(tf.Module):
         preprocessor: a ``BertPreprocessor`` or ``None`` (token ids only).
         sequence_length: ``None`` (dynamic) or a static int width.
         pad_to_multiple_of: dynamic widths are rounded up to this.
+        xla: run the model (and only the model: no string op) in a
+            ``tf.function(jit_compile=True)``, for GPU/TPU servers.
     """
 
     #: names of the [None] tf.string inputs of ``serving_default``.
     text_inputs = ("text",)
 
-    def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, **options):
+    def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, xla=False, **options):
         super().__init__(name=f"{type(model).__name__.lower()}_serving")
+        self.xla = bool(xla)
         # The Keras objects are held outside TF's object tracking: the SavedModel keeps only
         # what the traced functions use (the variables, see track_variables, and constants).
         # Saving the Keras objects' own attribute graph is not needed and breaks on
         # attributes TF cannot checkpoint (e.g. caches of tf.functions keyed by tuples).
         self._keras = _Untracked(model=model)
+        # Untracked too: the SavedModel keeps it as the (XLA-marked) function the signatures call.
+        self._keras.compiled = tf.function(lambda inputs: model(inputs, training=False), jit_compile=True,
+                                           autograph=False) if self.xla else None
         self.config = BertConfig.coerce(_backbone(model).config.to_dict())
         self.sequence_length = sequence_length
         self.pad_to_multiple_of = int(pad_to_multiple_of)
@@ -166,8 +215,10 @@ class ServingModule(tf.Module):
 
     def tokenize(self, strings, pieces_needed, keys=None):
         """``tokenizer.tokenize_batch`` keeping the first ``CHARS_PER_PIECE * pieces_needed``
-        characters of each string (so a 1 MB request costs what a long paragraph costs)."""
-        return self.tokenizer.tokenize_batch(strings, CHARS_PER_PIECE * pieces_needed, keys)
+        characters of each string (so a 1 MB request costs what a long paragraph costs), or
+        every character with ``pieces_needed=None`` (tasks that read the whole text)."""
+        max_chars = None if pieces_needed is None else CHARS_PER_PIECE * pieces_needed
+        return self.tokenizer.tokenize_batch(strings, max_chars, keys)
 
     # ---- signatures ----------------------------------------------------------
     def function(self, fn, specs):
@@ -275,6 +326,9 @@ class ServingModule(tf.Module):
         raise NotImplementedError
 
     def call_model(self, inputs):
+        """The model's outputs; with ``xla`` through one jit-compiled function of the token ids."""
+        if self._keras.compiled is not None:
+            return self._keras.compiled(inputs)
         return self.model(inputs, training=False)
 
 

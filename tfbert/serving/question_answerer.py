@@ -12,9 +12,10 @@ is ``[CLS] question [SEP] context piece [SEP]`` of at most ``sequence_length``
 tokens; windows start ``doc_stride`` pieces apart; a start counts only in the
 window where it has the most context on both sides; the best of the top
 ``n_best`` starts x ends (end >= start, at most ``max_answer_length``
-tokens) over all windows wins. One bound is added for serving: at most
-``max_windows`` windows per context (default 16, ~2,300 pieces at
-``sequence_length`` 384); context beyond them is not searched.
+tokens) over all windows wins. Every window of a context is searched, however
+long; ``max_windows`` (an export option, default: no limit) can bound the
+windows read per context for servers that must cap the cost of a request
+(context beyond them is then not searched).
 
 ``serve_tokens`` takes packed windows ([CLS] question [SEP] context [SEP])
 and returns ``start_logits``, ``end_logits`` [B, S] and the best span per
@@ -37,7 +38,7 @@ Example:
 
 import tensorflow as tf
 
-from tfbert.serving.base import ServingModule, same_batch, string_spec
+from tfbert.serving.base import ServingModule, piece_windows, same_batch, string_spec
 
 NEG_INF = float("-inf")
 
@@ -78,7 +79,7 @@ class QuestionAnswererServing(ServingModule):
 
     Options (``export_saved_model`` keyword arguments): ``doc_stride``,
     ``max_query_length``, ``max_answer_length``, ``n_best`` (default: the
-    model's own settings) and ``max_windows`` (default 16).
+    model's own settings) and ``max_windows`` (default: every window).
     """
 
     option_names = ("doc_stride", "max_query_length", "max_answer_length", "n_best", "max_windows")
@@ -93,9 +94,12 @@ class QuestionAnswererServing(ServingModule):
                               ("max_query_length", getattr(model, "max_query_length", 64)),
                               ("max_answer_length", getattr(model, "max_answer_length", 30)),
                               ("n_best", getattr(model, "n_best", 20)),
-                              ("max_windows", 16)):
-            value = self.options.get(name)
-            value = int(default if value is None else value)
+                              ("max_windows", None)):
+            value = self.options.get(name, default)
+            if value is None:  # max_windows: no limit
+                setattr(self, name, value)
+                continue
+            value = int(value)
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}.")
             setattr(self, name, value)
@@ -119,48 +123,30 @@ class QuestionAnswererServing(ServingModule):
         # One tokenizer call for both (one copy of the tokenizer's graph): rows [0, B) are
         # the questions, rows [B, 2B) the contexts.
         num_rows = tf.shape(question)[0]
-        readable = self.max_length + (self.max_windows - 1) * self.doc_stride  # pieces any window can reach
+        readable = None if self.max_windows is None else (
+            self.max_length + (self.max_windows - 1) * self.doc_stride)  # pieces any window can reach
         both = self.tokenize(tf.concat([question, context], axis=0), readable)
         q = both["token_ids"][:num_rows][:, :self.max_query_length]  # ragged [B, Q]
         c = {name: value[num_rows:] for name, value in both.items()}  # ragged [B, C]
         num_q = tf.cast(q.row_lengths(), tf.int32)  # [B]
         budget = self.max_length - num_q - 3  # context room per window [B]
-        stride = self.doc_stride
-        num_c = tf.minimum(tf.cast(c["token_ids"].row_lengths(), tf.int32),
-                           budget + (self.max_windows - 1) * stride)  # [B]
-        num_windows = 1 + tf.maximum(0, (num_c - budget + stride - 1) // stride)  # [B]
-
-        example = tf.repeat(tf.range(tf.shape(question)[0]), num_windows)  # [W]
-        window = tf.ragged.range(num_windows).flat_values  # [W] index within its example
-        win_start = window * stride
-        win_end = tf.minimum(win_start + tf.gather(budget, example), tf.gather(num_c, example))
-        win_len = win_end - win_start  # [W]
-        row_start = tf.gather(tf.cast(c["token_ids"].row_splits, tf.int32), example)
-        flat_index = tf.ragged.range(row_start + win_start, row_start + win_end)  # ragged [W, win_len]
+        limit = None if self.max_windows is None else budget + (self.max_windows - 1) * self.doc_stride
+        # Windows every doc_stride pieces; a start counts only in the window where its token has
+        # the most context (earliest on a tie), as tfbert.data.qa scores it.
+        example, flat_index, owns = piece_windows(c["token_ids"].row_splits, budget, self.doc_stride, limit)
 
         def context_part(name):
             return tf.gather(c[name].flat_values, flat_index)
 
         q_part = tf.gather(q, example)  # ragged [W, Q]
-        column = tf.ones_like(win_start)[:, None]
+        column = tf.ones_like(example)[:, None]
         cls, sep = column * tok.cls_token_id, column * tok.sep_token_id
         token_ids = tf.concat([cls, q_part, sep, context_part("token_ids"), sep], axis=1)
         ones_q, ones_c = tf.ones_like(q_part), tf.ones_like(flat_index)
         segment_ids = tf.concat([0 * column, 0 * ones_q, 0 * column, ones_c, column], axis=1)
         char_start = tf.concat([-column, -ones_q, -column, context_part("start_offsets"), -column], axis=1)
         char_end = tf.concat([-column, -ones_q, -column, context_part("end_offsets"), -column], axis=1)
-
-        # A start counts only where its token has the most context (min distance to a window
-        # edge + 0.01 * window length), as tfbert.data.qa scores it.
-        j = tf.ragged.range(win_len)
-        spread = tf.cast(tf.minimum(j, win_len[:, None] - 1 - j), tf.float64) + 0.01 * tf.cast(
-            win_len[:, None], tf.float64)
-        best_spread = tf.math.unsorted_segment_max(
-            spread.flat_values, flat_index.flat_values, tf.cast(c["token_ids"].row_splits[-1], tf.int32))
-        max_context = tf.concat([
-            column < 0, ones_q < 0, column < 0,
-            tf.ragged.map_flat_values(lambda s, i: s >= tf.gather(best_spread, i), spread, flat_index),
-            column < 0], axis=1)
+        max_context = tf.concat([column < 0, ones_q < 0, column < 0, owns, column < 0], axis=1)
 
         width = self.width(token_ids.row_lengths())
         size = tf.stack([tf.shape(token_ids.row_lengths())[0], width])  # [W, width]

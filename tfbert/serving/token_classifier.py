@@ -17,9 +17,11 @@ JSON and gRPC need that):
   chunk rules over the word tags (BIO/IOB1/IOE), like
   ``BertTokenClassifier.predict_text``.
 
-A text longer than one window (``sequence_length`` - 2 word pieces) is tagged
-only in its first window; the words after it are not returned
-(``predict_text`` tags them in further windows).
+A text of any length is tagged whole, as ``BertTokenClassifier.predict_text``
+does it: windows of ``sequence_length`` - 2 pieces start ``doc_stride`` pieces
+apart (export option; default half a window), all windows of the batch run
+through the model as one batch, and each word's tag is read in the window
+where its first piece has the most context (earliest window on a tie).
 
 ``serve_tokens`` returns ``logits`` [B, S, L], ``tag_ids`` [B, S] int32 and,
 when the model has ``label_names``, ``tags`` [B, S] string, per word piece.
@@ -36,7 +38,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from tfbert.serving.base import ServingModule
+from tfbert.serving.base import ServingModule, piece_windows
 
 # conlleval 2004 chunk rules (see tfbert.metrics.conlleval), over prefix codes.
 _PREFIXES = {"O": 0, "B": 1, "I": 2, "E": 3, ".": 4, "[": 5, "]": 6}
@@ -102,10 +104,33 @@ def chunk_spans(tags, num_words):
     return chunk_type, chunk_start, chunk_end
 
 
+def _slices(chars, rows, starts, ends):
+    """``text[rows[i]][starts[i]:ends[i]]`` (code-point offsets) from the decoded texts ``chars``.
+
+    Cost: the characters of the slices. (``tf.strings.substr`` with
+    ``unit="UTF8_CHAR"`` scans each string from its start: slicing every word
+    of a 20,000-word text that way takes seconds, quadratic in its length.)
+    """
+    base = tf.gather(chars.row_splits, rows)
+    index = tf.ragged.range(base + tf.cast(starts, base.dtype), base + tf.cast(ends, base.dtype))
+    return tf.strings.unicode_encode(tf.gather(chars.flat_values, index), "UTF-8")
+
+
 class TokenClassifierServing(ServingModule):
     """Signatures for a ``BertTokenClassifier`` (see the module docstring)."""
 
     uses_packer = False  # packs with the tokenizer, keeping piece offsets
+    option_names = ("doc_stride",)
+
+    def _check_options(self):
+        from tfbert.data.ner import default_doc_stride
+
+        budget = self.max_length - 2
+        stride = self.options.get("doc_stride")
+        self.doc_stride = default_doc_stride(self.max_length) if stride is None else int(stride)
+        if not 1 <= self.doc_stride <= budget:
+            raise ValueError(f"doc_stride={self.doc_stride} must be between 1 and the window's {budget} pieces "
+                             f"(sequence_length {self.max_length} - 2); a larger stride would skip words.")
 
     def __init__(self, model, preprocessor=None, sequence_length=None, **options):
         super().__init__(model, preprocessor, sequence_length, **options)
@@ -125,40 +150,54 @@ class TokenClassifierServing(ServingModule):
         return out
 
     def serve_text(self, text):
-        pieces = self.tokenize(text, self.max_length)
-        keep = self.max_length - 2
-        inputs = self.pack_single(pieces["token_ids"])
+        tok = self.tokenizer
+        pieces = self.tokenize(text, None)  # the whole text: every word is tagged
+        splits = pieces["token_ids"].row_splits
+        budget = tf.fill([tf.shape(text)[0]], self.max_length - 2)
+        _, flat_index, owns = piece_windows(splits, budget, self.doc_stride)
+        ids = tf.gather(pieces["token_ids"].flat_values, flat_index)  # ragged [W, len]
+        column = tf.ones_like(ids.row_lengths(), tf.int32)[:, None]
+        packed = tf.concat([column * tok.cls_token_id, tf.cast(ids, tf.int32), column * tok.sep_token_id], axis=1)
+        size = tf.stack([tf.cast(packed.nrows(), tf.int32), self.width(packed.row_lengths())])
+        inputs = {
+            "token_ids": packed.to_tensor(default_value=tok.pad_token_id, shape=size),
+            "segment_ids": tf.zeros(size, tf.int32),
+            "padding_mask": tf.ones_like(packed).to_tensor(default_value=0, shape=size),
+        }
         logits = tf.cast(self.call_model(inputs), tf.float32)
-        piece_tags = tf.argmax(logits, axis=-1, output_type=tf.int32)[:, 1:]  # [B, S-1], piece i at i+1
+        window_tags = tf.argmax(logits, axis=-1, output_type=tf.int32)  # [W, S]; piece j of a window at j + 1
+        at = tf.stack([tf.cast(flat_index.value_rowids(), tf.int32),
+                       1 + tf.cast(tf.ragged.range(flat_index.row_lengths()).flat_values, tf.int32)], axis=1)
+        entry_tags = tf.gather_nd(window_tags, at)  # [entries]: every (window, piece) pair
+        # each piece's tag from the one window that owns it
+        piece_tags = tf.math.unsorted_segment_sum(tf.where(owns.flat_values, entry_tags, 0),
+                                                  flat_index.flat_values, tf.cast(splits[-1], tf.int32))
+        piece_tags = tf.RaggedTensor.from_row_splits(piece_tags, splits, validate=False)  # ragged [B, T]
 
-        word_ids = pieces["word_ids"][:, :keep]  # ragged [B, T]
+        word_ids = pieces["word_ids"]  # ragged [B, T]
         first = tf.concat([tf.ones_like(word_ids[:, :1], tf.bool),
                            tf.not_equal(word_ids[:, 1:], word_ids[:, :-1])], axis=1)  # first piece of a word
         num_words = tf.cast(tf.reduce_sum(tf.cast(first, tf.int32), axis=1), tf.int32)  # [B]
-        dense_first = first.to_tensor(default_value=False)  # [B, T']
-        at_first = tf.ragged.boolean_mask(tf.broadcast_to(tf.range(tf.shape(dense_first)[1])[None, :],
-                                                          tf.shape(dense_first)), dense_first)  # ragged [B, W]
-        tag_ids = tf.gather(piece_tags, at_first, batch_dims=1)
+        tag_ids = tf.ragged.boolean_mask(piece_tags, first)  # ragged [B, W]
         # Word spans: from its first piece's start to its last piece's end.
         segment = tf.cumsum(tf.cast(first.flat_values, tf.int32)) - 1  # global word index per piece
         total = tf.reduce_sum(num_words)
-        word_starts = tf.math.unsorted_segment_min(pieces["start_offsets"][:, :keep].flat_values, segment, total)
-        word_ends = tf.math.unsorted_segment_max(pieces["end_offsets"][:, :keep].flat_values, segment, total)
+        word_starts = tf.math.unsorted_segment_min(pieces["start_offsets"].flat_values, segment, total)
+        word_ends = tf.math.unsorted_segment_max(pieces["end_offsets"].flat_values, segment, total)
         splits = tf.cast(tf.concat([[0], tf.cumsum(num_words)], axis=0), tf.int64)
         word_starts = tf.RaggedTensor.from_row_splits(word_starts, splits, validate=False)
         word_ends = tf.RaggedTensor.from_row_splits(word_ends, splits, validate=False)
         tags = self._tag_strings(tag_ids)
 
-        texts = tf.gather(text, word_starts.value_rowids())
-        words = word_starts.with_flat_values(tf.strings.substr(
-            texts, word_starts.flat_values, word_ends.flat_values - word_starts.flat_values, unit="UTF8_CHAR"))
+        chars = tf.strings.unicode_decode(text, "UTF-8")  # ragged [B, C] code points, decoded once
+        words = word_starts.with_flat_values(_slices(chars, word_starts.value_rowids(), word_starts.flat_values,
+                                                     word_ends.flat_values))
         dense_tags = tags.to_tensor(default_value="")
         types, chunk_start, chunk_end = chunk_spans(dense_tags, num_words)
         ent_start = tf.gather(word_starts, chunk_start, batch_dims=1)
         ent_end = tf.gather(word_ends, chunk_end - 1, batch_dims=1)
-        ent_texts = ent_start.with_flat_values(tf.strings.substr(
-            tf.gather(text, ent_start.value_rowids()), ent_start.flat_values,
-            ent_end.flat_values - ent_start.flat_values, unit="UTF8_CHAR"))
+        ent_texts = ent_start.with_flat_values(_slices(chars, ent_start.value_rowids(), ent_start.flat_values,
+                                                       ent_end.flat_values))
         num_entities = tf.cast(types.row_lengths(), tf.int32)
         return {
             "words": words.to_tensor(default_value=""),

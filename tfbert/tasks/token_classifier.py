@@ -118,22 +118,31 @@ class BertTokenClassifier(BertTask):
             rows.append(tags)
         return rows
 
-    def predict_words(self, sentences, batch_size=32):
-        """Tag pre-split sentences (lists of words): one list of tags per sentence."""
-        from tfbert.data.ner import encode_words, merge_chunk_tags
+    def predict_words(self, sentences, batch_size=32, doc_stride=None):
+        """Tag pre-split sentences (lists of words) of any length: one list of tags per sentence.
+
+        A sentence longer than one window is read in overlapping windows
+        ``doc_stride`` pieces apart (default: half a window); each word's tag
+        comes from the window where it has the most context
+        (``tfbert.data.ner.encode_word_windows``).
+        """
+        from tfbert.data.ner import encode_word_windows, merge_chunk_tags
 
         tokenizer = self._tokenizer("predict_words")
-        features = encode_words(tokenizer, sentences, sequence_length=self._sequence_length())
+        features = encode_word_windows(tokenizer, sentences, sequence_length=self._sequence_length(),
+                                       doc_stride=doc_stride)
         tags = []
         for start in range(0, len(features.inputs["token_ids"]), batch_size):
             batch = {k: v[start:start + batch_size] for k, v in features.inputs.items()}
+            cut = int(features.lengths[start:start + batch_size].max())  # each batch only as wide as it needs
+            batch = {k: v[:, :cut] for k, v in batch.items()}
             logits = self(batch, training=False)
             tags.extend(self.decode_tags(logits, features.word_ids[start:start + batch_size],
                                          features.num_words[start:start + batch_size]))
         return merge_chunk_tags(features, tags, [len(s) for s in sentences])
 
-    def predict_text(self, texts, batch_size=32):
-        """Tag raw strings.
+    def predict_text(self, texts, batch_size=32, doc_stride=None):
+        """Tag raw strings of any length (a long text is read in overlapping windows, see ``predict_words``).
 
         Returns one dict per text: ``{"words": [...], "tags": [...],
         "entities": [{"type", "text", "start", "end"}, ...]}`` where
@@ -146,7 +155,7 @@ class BertTokenClassifier(BertTask):
         texts = [texts] if isinstance(texts, str) else list(texts)
         spans = [split_words(tokenizer, text) for text in texts]
         words = [[text[s:e] for s, e in row] for text, row in zip(texts, spans)]
-        tags = self.predict_words(words, batch_size=batch_size)
+        tags = self.predict_words(words, batch_size=batch_size, doc_stride=doc_stride)
         results = []
         for text, row, sentence_words, sentence_tags in zip(texts, spans, words, tags):
             entities = []
