@@ -15,6 +15,7 @@ from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_op
                                  with_default)
 from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
                                  training_length, write_history_plot)
+from tfbert.cli.policy import apply_policy, check_policy
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASKS
 
@@ -69,7 +70,7 @@ def run(args):
 
     run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
-    keras.config.set_dtype_policy(settings["policy"])
+    apply_policy(run, settings)  # --policy auto resolved, printed, recorded in run.json
     task = TASKS[settings["task"]]
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
     model = task.build(settings, train)
@@ -98,6 +99,7 @@ def _check_settings(settings):
     """Load the data and find the preset before the run directory is written; return the splits."""
     from tfbert.checkpoints.presets import resolve_preset
 
+    check_policy(settings)  # a policy this machine cannot run is refused before anything is written
     if settings["data"] is None:
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
     splits = TASKS[settings["task"]].splits(settings)

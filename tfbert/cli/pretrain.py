@@ -19,6 +19,7 @@ from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_op
                                  with_default)
 from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
                                  training_length, write_history_plot)
+from tfbert.cli.policy import apply_policy, check_policy
 from tfbert.cli.sources import save_keras
 
 
@@ -100,6 +101,7 @@ def _check_settings(settings):
     from tfbert.checkpoints.presets import resolve_preset
     from tfbert.config import SIZES
 
+    check_policy(settings)  # a policy this machine cannot run is refused before anything is written
     if settings["data"] is None:
         raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
     if settings["preset"] is None and settings["config"] not in SIZES:
@@ -128,7 +130,7 @@ def run(args):
 
     run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
-    keras.config.set_dtype_policy(settings["policy"])
+    apply_policy(run, settings)  # --policy auto resolved, printed, recorded in run.json
     if settings["preset"] is not None:
         model = BertPretrainer.from_preset(settings["preset"])
         tokenizer = model.preprocessor
