@@ -7,9 +7,10 @@ on the pooled output). For each shape and dtype policy the script runs, per syst
     on_train_batch_end), so fit's fixed cost per call (iterator, callbacks, epoch bookkeeping)
     is not in the figure;
   - inference: `predict` over a repeated batch, each step timed the same way (on_predict_batch_*).
-Steps are run in chunks that alternate between the two systems (A B A B ...), so background load
-hits both alike; the first step of every chunk and a whole warm-up chunk per system are dropped,
-and the median step time is reported.
+Steps are run in chunks that alternate between the two systems (A B, B A, A B, ...), so background
+load hits both alike; the first step of every chunk and a whole warm-up chunk per system are dropped,
+and the median step time is reported, with the median of the per-round paired ratios beside it
+(the steadier figure when the machine is shared).
 
 Roofline: the matmul FLOPs of one step are counted analytically (projections, attention
 products, feed-forward, pooler and head; training = 3x forward) and divided by the step time; the
@@ -30,7 +31,11 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# This folder holds benchmarks/tokenize.py, which would shadow the standard library's `tokenize`:
+# replace the script's folder on sys.path with the repository root.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
 
 import tfbert  # noqa: E402  (sets KERAS_BACKEND)
 import keras  # noqa: E402
@@ -176,7 +181,8 @@ def run_cell(shape_name, policy, args):
     times = {job: {name: [] for name in models} for job in ("training", "inference")}
     for job in ("training", "inference"):
         for round_ in range(args.rounds + 1):  # round 0 is warm-up: tracing, first allocations
-            for name, model in models.items():
+            order = list(models.items())
+            for name, model in order if round_ % 2 else order[::-1]:  # A B, B A, A B, ...
                 timer = StepTimer()
                 if job == "training":
                     model.fit(train_ds, steps_per_epoch=chunk, epochs=1, verbose=0, callbacks=[timer],
@@ -186,7 +192,7 @@ def run_cell(shape_name, policy, args):
                     model.predict(predict_ds, verbose=0, callbacks=[timer])
                     steps = timer.predict_times
                 if round_:
-                    times[job][name].extend(steps[1:])  # the chunk's first step waits on the iterator
+                    times[job][name].append(steps[1:])  # the chunk's first step waits on the iterator
             if round_:
                 peak_times.extend(peak() for _ in range(args.peak_repeats))
 
@@ -195,12 +201,18 @@ def run_cell(shape_name, policy, args):
     for job, per_system in times.items():
         flops = step_flops(layers, hidden, intermediate, batch, seq_len, training=job == "training")
         row = {"shape": shape_name, "policy": policy, "job": job, "batch": batch, "seq_len": seq_len,
-               "step_gflop": flops / 1e9, "peak_gflops": peak_flops / 1e9, "steps_timed": len(per_system["tfbert"])}
-        for name, t in per_system.items():
+               "step_gflop": flops / 1e9, "peak_gflops": peak_flops / 1e9}
+        for name, chunks in per_system.items():
+            t = [s for c in chunks for s in c]
             step = statistics.median(t)
-            row[name] = {"step_s": step, "seq_per_s": batch / step, "gflops": flops / step / 1e9,
-                         "of_peak": flops / step / peak_flops, "steps": t}
+            row[name] = {"step_s": step, "best_step_s": min(t), "seq_per_s": batch / step,
+                         "gflops": flops / step / 1e9, "of_peak": flops / step / peak_flops, "steps": t}
+        row["steps_timed"] = len(row["tfbert"]["steps"])
         row["speedup"] = row["keras_hub"]["step_s"] / row["tfbert"]["step_s"]
+        # Each keras-hub chunk ran right after its tfbert chunk: the median of the paired ratios
+        # cancels load that changes between chunks (robust on a shared machine).
+        row["paired_speedup"] = statistics.median(
+            statistics.median(b) / statistics.median(a) for a, b in zip(per_system["tfbert"], per_system["keras_hub"]))
         rows.append(row)
     return rows
 
@@ -220,14 +232,14 @@ def machine():
 
 
 def table(rows):
-    lines = ["| shape | policy | job | tfbert s/step | keras-hub s/step | tfbert / keras-hub speed "
+    lines = ["| shape | policy | job | tfbert s/step | keras-hub s/step | tfbert / keras-hub speed (paired) "
              "| tfbert % of peak | keras-hub % of peak | matmul peak GFLOP/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         shape = f"{r['shape']} ({r['batch']} x {r['seq_len']})"
         lines.append(
             f"| {shape} | {r['policy']} | {r['job']} | {r['tfbert']['step_s']:.3f} | {r['keras_hub']['step_s']:.3f} "
-            f"| {r['speedup']:.2f}x | {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['keras_hub']['of_peak']:.0f}% "
+            f"| {r['speedup']:.2f}x ({r['paired_speedup']:.2f}x) | {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['keras_hub']['of_peak']:.0f}% "
             f"| {r['peak_gflops']:.0f} |")
     return "\n".join(lines)
 
