@@ -239,7 +239,8 @@ def table(rows):
         shape = f"{r['shape']} ({r['batch']} x {r['seq_len']})"
         lines.append(
             f"| {shape} | {r['policy']} | {r['job']} | {r['tfbert']['step_s']:.3f} | {r['keras_hub']['step_s']:.3f} "
-            f"| {r['speedup']:.2f}x ({r['paired_speedup']:.2f}x) | {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['keras_hub']['of_peak']:.0f}% "
+            f"| {r['speedup']:.2f}x ({r['paired_speedup']:.2f}x) "
+            f"| {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['keras_hub']['of_peak']:.0f}% "
             f"| {r['peak_gflops']:.0f} |")
     return "\n".join(lines)
 

@@ -202,7 +202,8 @@ def main(argv=None):
     if args.json:
         from tfbert.fileio import atomic_write_text
 
-        record = {"command": "python benchmarks/time_to_accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        given = sys.argv[1:] if argv is None else argv
+        record = {"command": "python benchmarks/time_to_accuracy.py " + " ".join(given),
                   "settings": vars(args), **sizes, "cpu_cores": os.cpu_count(), "results": results}
         atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
     return results
