@@ -71,3 +71,26 @@ def test_cli_refuses_float16_on_a_cpu_before_writing_anything(tmp_path, capsys, 
     assert code == 2
     assert "tfbert: error: --policy mixed_float16 needs a GPU" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_pretrain_with_policy_auto_trains_and_records_the_choice(tmp_path, capsys):
+    words = "the cat sat on a mat and dog ran to park where birds sing".split()
+    docs = [". ".join(" ".join(words[(d + s + i) % len(words)] for i in range(6)) for s in range(4)) + "."
+            for d in range(12)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(docs) + "\n")
+    run_dir = tmp_path / "pt"
+    try:
+        code = cli.main(["pretrain", "--corpus", str(corpus), "--config", "tiny", "--vocab-size", "60",
+                         "-o", str(run_dir), "--steps", "2", "--batch-size", "4", "--max-seq-len", "24",
+                         "--max-predictions", "3", "--policy", "auto"])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    policy, reason = choose_policy("auto")
+    assert f"dtype policy {policy} ({reason})" in out
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["settings"]["policy"] == "auto"
+    assert record["precision"] == {"requested": "auto", "policy": policy, "reason": reason}
+    assert (run_dir / "model.keras").exists()
