@@ -18,12 +18,18 @@ result is given as a fraction of the machine's matmul peak, measured in the same
 `tf.matmul` of 2048^3 in float32 (float32 policy) or bfloat16 (mixed_bfloat16 policy), a few
 timings of which are taken between every pair of chunks.
 
+With ``--against REF`` the second system is tfbert itself at the git commit REF (its ``tfbert``
+package, exported with ``git archive`` and imported under another name, weights copied from the
+first), so one run gives the before/after ratio of a change on the same machine and load.
+
 Run:  python benchmarks/throughput.py                 # BERT-base (8 x 128) and MiniLM-L6 (32 x 64)
       python benchmarks/throughput.py --quick         # MiniLM shape only, fewer steps: ~2 minutes
       python benchmarks/throughput.py --json benchmarks/results/throughput.json
+      python benchmarks/throughput.py --against HEAD~1 --quick   # this checkout vs its parent commit
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -125,23 +131,56 @@ def classifier(backbone, name, jit_compile, steps_per_execution):
     return model
 
 
-def build_pair(shape, args):
-    import keras_hub
+@functools.lru_cache(maxsize=None)
+def import_tfbert_at(ref):
+    """tfbert as it was at git commit ``ref``, imported as the package ``tfbert_ref``."""
+    import importlib
+    import re
+    import subprocess
+    import tarfile
+    import tempfile
 
+    root = tempfile.mkdtemp(prefix="tfbert_ref_")
+    archive = os.path.join(root, "ref.tar")
+    subprocess.run(["git", "-C", os.path.dirname(_HERE), "archive", "-o", archive, ref, "tfbert"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    os.rename(os.path.join(root, "tfbert"), os.path.join(root, "tfbert_ref"))
+    for folder, _, files in os.walk(os.path.join(root, "tfbert_ref")):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                with open(path, "w", encoding="utf-8") as f:  # imports and the Keras registration package
+                    f.write(re.sub(r"\btfbert\b", "tfbert_ref", text))
+    sys.path.insert(0, root)
+    return importlib.import_module("tfbert_ref")
+
+
+def build_pair(shape, args):
+    """{"tfbert": this checkout's classifier, "reference": keras-hub's (or tfbert@REF's)}."""
     layers, hidden, heads, intermediate, _, _ = shape
-    config = tfbert.BertConfig(
+    fields = dict(
         vocab_size=VOCAB, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=intermediate,
         hidden_act="gelu_approximate",  # keras-hub's BertBackbone always uses the tanh GELU
     )
-    ours = tfbert.BERT(config)
-    theirs = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCAB, num_layers=layers, num_heads=heads, hidden_dim=hidden,
-        intermediate_dim=intermediate, max_sequence_length=config.max_position_embeddings,
-    )
+    ours = tfbert.BERT(tfbert.BertConfig(**fields))
+    if args.against:
+        ref = import_tfbert_at(args.against)
+        theirs = ref.BERT(ref.BertConfig(**fields))
+        theirs.set_weights(ours.get_weights())
+    else:
+        import keras_hub
+
+        theirs = keras_hub.models.BertBackbone(
+            vocabulary_size=VOCAB, num_layers=layers, num_heads=heads, hidden_dim=hidden,
+            intermediate_dim=intermediate, max_sequence_length=ours.config.max_position_embeddings,
+        )
     spe = args.steps_per_execution
     return {"tfbert": classifier(ours, "tfbert_cls", args.jit_compile, spe),
-            "keras_hub": classifier(theirs, "keras_hub_cls", args.jit_compile, spe)}
+            "reference": classifier(theirs, "reference_cls", args.jit_compile, spe)}
 
 
 def matmul_peak_timer(dtype):
@@ -208,11 +247,12 @@ def run_cell(shape_name, policy, args):
             row[name] = {"step_s": step, "best_step_s": min(t), "seq_per_s": batch / step,
                          "gflops": flops / step / 1e9, "of_peak": flops / step / peak_flops, "steps": t}
         row["steps_timed"] = len(row["tfbert"]["steps"])
-        row["speedup"] = row["keras_hub"]["step_s"] / row["tfbert"]["step_s"]
-        # Each keras-hub chunk ran right after its tfbert chunk: the median of the paired ratios
+        row["reference_name"] = reference_name(args)
+        row["speedup"] = row["reference"]["step_s"] / row["tfbert"]["step_s"]
+        # Each reference chunk ran right beside its tfbert chunk: the median of the paired ratios
         # cancels load that changes between chunks (robust on a shared machine).
         row["paired_speedup"] = statistics.median(
-            statistics.median(b) / statistics.median(a) for a, b in zip(per_system["tfbert"], per_system["keras_hub"]))
+            statistics.median(b) / statistics.median(a) for a, b in zip(per_system["tfbert"], per_system["reference"]))
         rows.append(row)
     return rows
 
@@ -231,16 +271,21 @@ def machine():
             "keras": keras.__version__, "load_average_start": os.getloadavg()}
 
 
+def reference_name(args):
+    return f"tfbert@{args.against}" if args.against else "keras-hub"
+
+
 def table(rows):
-    lines = ["| shape | policy | job | tfbert s/step | keras-hub s/step | tfbert / keras-hub speed (paired) "
-             "| tfbert % of peak | keras-hub % of peak | matmul peak GFLOP/s |",
+    ref = rows[0]["reference_name"]
+    lines = [f"| shape | policy | job | tfbert s/step | {ref} s/step | tfbert / {ref} speed (paired) "
+             f"| tfbert % of peak | {ref} % of peak | matmul peak GFLOP/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         shape = f"{r['shape']} ({r['batch']} x {r['seq_len']})"
         lines.append(
-            f"| {shape} | {r['policy']} | {r['job']} | {r['tfbert']['step_s']:.3f} | {r['keras_hub']['step_s']:.3f} "
+            f"| {shape} | {r['policy']} | {r['job']} | {r['tfbert']['step_s']:.3f} | {r['reference']['step_s']:.3f} "
             f"| {r['speedup']:.2f}x ({r['paired_speedup']:.2f}x) "
-            f"| {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['keras_hub']['of_peak']:.0f}% "
+            f"| {100 * r['tfbert']['of_peak']:.0f}% | {100 * r['reference']['of_peak']:.0f}% "
             f"| {r['peak_gflops']:.0f} |")
     return "\n".join(lines)
 
@@ -255,6 +300,8 @@ def main(argv=None):
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile both models with XLA (default: Keras' 'auto', which is off on CPU)")
+    parser.add_argument("--against", metavar="REF",
+                        help="compare with tfbert at git commit REF instead of keras-hub (a before/after ratio)")
     parser.add_argument("--quick", action="store_true",
                         help="a check in ~2 minutes: MiniLM shape only, 2 rounds of 3 steps")
     parser.add_argument("--json", help="also write the results to this JSON file")

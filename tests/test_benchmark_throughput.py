@@ -55,12 +55,28 @@ def test_flops_count_the_matmuls_of_bert_base(throughput):
 def test_one_cell_runs_both_systems_interleaved(throughput, monkeypatch):
     monkeypatch.setitem(throughput.SHAPES, "tiny", (1, 16, 2, 32, 2, 8))
     monkeypatch.setattr(throughput, "PEAK_N", 64)
-    args = argparse.Namespace(rounds=2, chunk=2, peak_repeats=1, steps_per_execution=1, jit_compile=False)
+    args = argparse.Namespace(rounds=2, chunk=2, peak_repeats=1, steps_per_execution=1, jit_compile=False, against=None)
     rows = throughput.run_cell("tiny", "float32", args)
     assert [r["job"] for r in rows] == ["training", "inference"]
     for row in rows:
-        for system in ("tfbert", "keras_hub"):
+        for system in ("tfbert", "reference"):
             assert len(row[system]["steps"]) == 2  # 2 rounds x (2 steps - the dropped first one)
             assert row[system]["step_s"] > 0 and 0 < row[system]["of_peak"]
-        assert row["speedup"] > 0 and row["paired_speedup"] > 0
+        assert row["speedup"] > 0 and row["paired_speedup"] > 0 and row["reference_name"] == "keras-hub"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_against_a_git_commit_compares_with_tfbert_as_it_was(throughput, monkeypatch):
+    import subprocess
+
+    if subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    monkeypatch.setitem(throughput.SHAPES, "tiny", (1, 16, 2, 32, 2, 8))
+    monkeypatch.setattr(throughput, "PEAK_N", 64)
+    args = argparse.Namespace(rounds=1, chunk=2, peak_repeats=1, steps_per_execution=1, jit_compile=False,
+                              against="HEAD")
+    pair = throughput.build_pair(throughput.SHAPES["tiny"], args)
+    ours, ref = (next(layer for layer in pair[k].layers if "BERT" in type(layer).__name__) for k in pair)
+    assert type(ours).__module__ == "tfbert.model" and type(ref).__module__ == "tfbert_ref.model"
+    x = throughput.make_inputs(2, 8)  # same weights, so the same outputs (the Dense heads differ)
+    np.testing.assert_allclose(ours(x)["sequence_output"], ref(x)["sequence_output"], atol=1e-5)
