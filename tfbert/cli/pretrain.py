@@ -16,20 +16,20 @@ import os
 import re
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+                                 run_mode, with_default)
 from tfbert.cli.policy import apply_policy, check_policy
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+                         write_history_plot)
 from tfbert.cli.sources import save_keras
 
 
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None,
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none",
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask")
 PRESET_DIR = "preset"
 
 
@@ -72,6 +72,12 @@ def register(subparsers):
                    help="how the document of a random next-sentence B is drawn: in proportion to its length, "
                         "or every document alike as google-research does (on a small corpus 'uniform' lets B's "
                         f"document give the NSP label away) (default: {d['random_document_weighting']})")
+    # -- Chinese whole-word masking ------------------------------------------------------------
+    p.add_argument("--whole-word-mask", choices=("none", "wordpiece", "zh"),
+                   help="mask whole words: 'wordpiece' (a piece with its ## pieces), 'zh' (also the characters of "
+                        "a Chinese word as jieba segments it; needs `pip install 'tfbert[zh]'`), or 'none', each "
+                        f"token on its own (default: {d['whole_word_mask']})")
+    # -- end Chinese whole-word masking ---------------------------------------------------------
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
                                     "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
@@ -109,6 +115,10 @@ def _check_settings(settings):
                          "(see `tfbert pretrain --help`)")
     if settings["vocab"] is not None and not os.path.isfile(settings["vocab"]):
         raise FileNotFoundError(f"vocabulary file not found: {settings['vocab']}.")
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        ChineseWordSegmenter("jieba")  # fails now, with the install hint, if jieba is missing
     documents = read_documents(settings["data"])
     if settings["preset"] is not None:
         resolve_preset(settings["preset"])
@@ -117,6 +127,13 @@ def _check_settings(settings):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
+    run, settings, documents = start_run(args.output_dir, "pretrain", args, PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                     check=_check_settings, mode=run_mode(args, "pretrain"))
+    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        return _pretrain(run, settings, documents)
+
+
+def _pretrain(run, settings, documents):
     import keras
 
     from tfbert.config import BertConfig
@@ -128,7 +145,6 @@ def run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
     keras.utils.set_random_seed(settings["seed"])
     apply_policy(run, settings)  # --policy auto resolved, printed, recorded in run.json
     if settings["preset"] is not None:
@@ -147,10 +163,19 @@ def run(args):
         config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
                                              max_position_embeddings=max(512, settings["max_seq_len"]))
         model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    segmenter = None
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        segmenter = ChineseWordSegmenter("jieba")
     instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
                                 dupe_factor=settings["dupe_factor"], seed=settings["seed"],
-                                random_document_weighting=settings["random_document_weighting"])
-    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
+                                random_document_weighting=settings["random_document_weighting"],
+                                word_segmenter=segmenter)
+    if segmenter is not None:
+        print(f"Chinese whole-word masking: {segmenter.stats}")
+    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"],
+                            whole_word=settings["whole_word_mask"] != "none")
     num = len(instances["token_ids"])
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
     data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
