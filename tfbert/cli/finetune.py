@@ -13,6 +13,7 @@ import math
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
                                  subcommand, with_default)
+from tfbert.cli.policy import apply_policy, check_policy
 from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
                          write_history_plot)
 from tfbert.cli.sources import save_keras
@@ -84,7 +85,7 @@ def _finetune(args, run, settings, splits):
     from tfbert.training import fit_resumable
 
     keras.utils.set_random_seed(settings["seed"])
-    keras.config.set_dtype_policy(settings["policy"])
+    apply_policy(run, settings)  # --policy auto resolved, printed, recorded in run.json
     task = TASKS[settings["task"]]
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
     with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
@@ -125,6 +126,7 @@ def _check_settings(settings):
     """Load the data and find the preset before the run directory is written; return the splits."""
     from tfbert.checkpoints.presets import resolve_preset
 
+    check_policy(settings)  # a policy this machine cannot run is refused before anything is written
     if settings["data"] is None:
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
     if settings["max_seq_len"] < 3:  # [CLS], one token, [SEP]

@@ -122,6 +122,16 @@ def add_distribute_options(parser):
 # ---- end of tf.distribute and dropout options ----------------------------------------------------
 
 
+# ---- dtype policy (--policy auto; the choice itself lives in tfbert/precision.py) ----------------
+POLICY_CHOICES = ("auto",) + POLICIES
+OPTIONS["policy"] = (("--policy",), dict(
+    choices=POLICY_CHOICES,
+    help="Keras dtype policy: auto (mixed_bfloat16 on a TPU, an Ampere+ GPU or a CPU with AVX512_BF16/AMX, "
+         "mixed_float16 on a Volta/Turing GPU, else float32; printed and recorded in run.json), float32, "
+         "mixed_float16 (GPU only) or mixed_bfloat16"))
+# ---- end of dtype policy --------------------------------------------------------------------------
+
+
 def add_option(parser, name, **overrides):
     """Add the shared option ``name`` (a key of ``OPTIONS``) to ``parser``."""
     flags, kwargs = OPTIONS[name]

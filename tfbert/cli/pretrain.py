@@ -17,6 +17,7 @@ import re
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
                                  positive_int, subcommand, with_default)
+from tfbert.cli.policy import apply_policy, check_policy
 from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
                          write_history_plot)
 from tfbert.cli.sources import save_keras
@@ -108,6 +109,7 @@ def _check_settings(settings):
     from tfbert.checkpoints.presets import resolve_preset
     from tfbert.config import SIZES
 
+    check_policy(settings)  # a policy this machine cannot run is refused before anything is written
     if settings["data"] is None:
         raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
     if settings["preset"] is None and settings["config"] not in SIZES:
@@ -151,7 +153,7 @@ def _pretrain(args, run, settings, documents):
     from tfbert.training import fit_resumable
 
     keras.utils.set_random_seed(settings["seed"])
-    keras.config.set_dtype_policy(settings["policy"])
+    apply_policy(run, settings)  # --policy auto resolved, printed, recorded in run.json
     if settings["preset"] is not None:
         model = BertPretrainer.from_preset(settings["preset"])
         tokenizer = model.preprocessor

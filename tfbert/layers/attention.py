@@ -72,17 +72,21 @@ class BertSelfAttention(keras.layers.Layer):
     def call(self, x, padding_mask=None, training=None):
         batch, seq_len = ops.shape(x)[0], ops.shape(x)[1]
         scale = 1.0 / math.sqrt(self.head_size)
-        q = self._split_heads(self.query(x) * scale, batch, seq_len)  # [B, N, S, D]
-        k = self._split_heads(self.key(x), batch, seq_len)  # [B, N, S, D]
-        v = self._split_heads(self.value(x), batch, seq_len)  # [B, N, S, D]
+        # The projections run on the [B*S, H] matrix: a 2-D MatMul feeds its BiasAdd directly, so
+        # grappler fuses the two into one oneDNN _FusedMatMul (on a 3-D input, Dense becomes a
+        # tensordot whose Reshape sits between MatMul and BiasAdd and blocks the fusion).
+        flat = ops.reshape(x, (-1, self.hidden_size))  # [B*S, H]
+        q = self._split_heads(self.query(flat) * scale, batch, seq_len)  # [B, N, S, D]
+        k = self._split_heads(self.key(flat), batch, seq_len)  # [B, N, S, D]
+        v = self._split_heads(self.value(flat), batch, seq_len)  # [B, N, S, D]
         scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), "float32")  # [B, N, S, S]
         if padding_mask is not None:
             scores = scores + padding_mask_to_bias(padding_mask)
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout(probs, training=training)
         context = ops.matmul(probs, v)  # [B, N, S, D]
-        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, seq_len, self.hidden_size))
-        return self.output_dense(context)  # [B, S, H]
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (-1, self.hidden_size))  # [B*S, H]
+        return ops.reshape(self.output_dense(context), (batch, seq_len, self.hidden_size))  # [B, S, H]
 
     def get_config(self):
         return {

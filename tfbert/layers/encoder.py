@@ -78,8 +78,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         attended = self.attention(x, padding_mask, training=training)  # [B, S, H]
         attended = self.attention_dropout_layer(attended, training=training)
         x = ops.cast(self.attention_layer_norm(x + attended), self.compute_dtype)
-        h = self.intermediate_dense(x)  # [B, S, I]
-        h = self.output_dropout(self.output_dense(h), training=training)  # [B, S, H]
+        # The feed-forward network runs on the [B*S, H] matrix, so that MatMul, BiasAdd and the
+        # activation fuse into one oneDNN _FusedMatMul (see BertSelfAttention.call).
+        h = self.intermediate_dense(ops.reshape(x, (-1, self.hidden_size)))  # [B*S, I]
+        h = ops.reshape(self.output_dense(h), ops.shape(x))  # [B, S, H]
+        h = self.output_dropout(h, training=training)
         return ops.cast(self.output_layer_norm(x + h), self.compute_dtype)
 
     def get_config(self):
