@@ -74,15 +74,16 @@ def run(args):
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
     model = task.build(settings, train)
     epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} examples "
           f"({task.describe(train)}); {len(splits['validation'])} for validation; {epochs} epoch(s) of "
-          f"{steps_per_epoch} steps, batch size {settings['batch_size']}")
+          f"{steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
     fit_resumable(
         model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
         save_every=CHECKPOINT_EVERY, validation_data=task.batches(splits["validation"], model, settings["batch_size"]),
-        callbacks=callbacks_for(run), verbose=progress_verbosity(),
+        callbacks=callbacks_for(run), verbose=progress_verbosity(), total_steps=total_steps,
     )
     save_keras(model, run.file(MODEL_FILE))
     run.update_record(model=MODEL_FILE, finished=True)

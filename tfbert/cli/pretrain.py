@@ -152,11 +152,13 @@ def run(args):
     num = len(instances["token_ids"])
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
     data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
-          f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
+          f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity())
+                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
+                  total_steps=total_steps)
     save_keras(model, run.file(MODEL_FILE))
     model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
                                overwrite=True)
