@@ -57,3 +57,65 @@ def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_
     code, out, err = run_cli(capsys, "finetune", "-o", str(run_dir), "--resume", "--steps", "10")
     assert code == 0, err
     assert read_state(str(run_dir / "checkpoints"))["global_step"] == 10
+
+
+# ---- messages ------------------------------------------------------------------------------------
+def test_a_missing_column_is_named_once_with_its_option(capsys, tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\nx,y\n")
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", str(table)))
+    line = assert_one_line_error(err, "no text column among ['a', 'b']", "--text-column")
+    assert code == 1 and "column column" not in line
+    table.write_text("text,b\nx,y\n")
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "run", "--data", str(table)))
+    line = assert_one_line_error(err, "no label column among ['text', 'b']", "--label-column")
+    assert "column column" not in line  # was: "no label column column among ..."
+
+
+def test_export_to_an_existing_version_names_the_cli_flags(capsys, tmp_path):
+    (tmp_path / "exports" / "1").mkdir(parents=True)
+    code, _, err = run_cli(capsys, "export", "tiny", "--export-dir", str(tmp_path / "exports"), "--version", "1")
+    line = assert_one_line_error(err, "already exists", "--overwrite", "--version 2")
+    assert code == 1 and "overwrite=True" not in line and "version=None" not in line
+
+
+def test_an_unknown_option_is_reported_before_a_missing_required_one(capsys):
+    code, _, err = run_cli(capsys, "finetune", "--data", "rotten_tomatoes", "--bogus")
+    assert code == 2
+    assert_one_line_error(err, "unrecognized arguments: --bogus", "`tfbert finetune --help`")  # was: required -o
+    code, _, err = run_cli(capsys, "finetune", "--data", "rotten_tomatoes")
+    assert code == 2
+    assert_one_line_error(err, "the following arguments are required: -o/--output-dir")
+
+
+def test_an_output_dir_below_a_file_is_a_clear_line(capsys, tmp_path):
+    (tmp_path / "plain_file").write_text("x")
+    code, _, err = run_cli(capsys, *finetune_args(tmp_path / "plain_file" / "sub", "--data", "rotten_tomatoes",
+                                                  "--steps", "1"))
+    line = assert_one_line_error(err, f"{tmp_path / 'plain_file'} is a file, not a folder", "choose another path")
+    assert code == 1 and "[Errno" not in line
+
+
+@pytest.mark.parametrize("content", ["null", "[1, 2]", "3"])
+def test_a_config_json_that_is_not_an_object_is_a_clear_line(capsys, tmp_path, content):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(content)
+    (tmp_path / "bert_config.json").write_text(content)
+    for source in (tmp_path / "model", tmp_path / "bert_config.json"):
+        code, _, err = run_cli(capsys, "info", str(source))
+        line = assert_one_line_error(err, f"holds {content}, not a JSON object", "write it again")
+        assert code == 1 and "TypeError" not in line and "AttributeError" not in line
+
+
+def test_a_truncated_keras_file_is_called_truncated(capsys, tmp_path):
+    import tfbert
+
+    path = tmp_path / "model.keras"
+    tfbert.BERT(tfbert.BertConfig(**{"vocab_size": 64, "hidden_size": 16, "num_hidden_layers": 1,
+                                     "num_attention_heads": 2, "intermediate_size": 32})).save(str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    for command in (["info", str(path)], ["export", str(path), "--export-dir", str(tmp_path / "e")]):
+        code, _, err = run_cli(capsys, *command)
+        line = assert_one_line_error(err, "model.keras is truncated or corrupt", "save the model again")
+        assert code == 1 and "File not found" not in line

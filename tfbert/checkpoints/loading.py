@@ -43,7 +43,7 @@ from tfbert.checkpoints.overrides import SHAPE_FIELDS, apply_overrides
 from tfbert.checkpoints.presets import TFBERT_METADATA_FILE, preset_vocabulary, resolve_preset
 from tfbert.checkpoints.report import LoadReport, relative_variables
 from tfbert.checkpoints.vocabulary import check_vocabulary_size, model_vocabulary
-from tfbert.config import BertConfig
+from tfbert.config import BertConfig, read_json_object
 from tfbert.fileio import atomic_directory
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,10 @@ def from_preset(preset, dtype=None, **overrides):
 def keras_hub_config(local_dir):
     """(config path, BertConfig) of a keras-hub BertBackbone preset directory."""
     path = _require(local_dir, "config.json")
-    with open(path, encoding="utf-8") as f:
-        kh = json.load(f).get("config", {})
+    kh = read_json_object(path).get("config")
+    if not isinstance(kh, dict):
+        raise ValueError(f"{path} has no \"config\" object: the preset is incomplete or not a keras-hub BertBackbone; "
+                         "fetch it again.")
     try:
         values = dict(
             vocab_size=kh["vocabulary_size"], hidden_size=kh["hidden_dim"], num_hidden_layers=kh["num_layers"],
@@ -98,8 +100,7 @@ def keras_hub_config(local_dir):
         raise ValueError(f"{path} lacks the BertBackbone field {e}; the preset is incomplete or not a BERT.") from None
     meta_path = os.path.join(local_dir, TFBERT_METADATA_FILE)
     if os.path.isfile(meta_path):
-        with open(meta_path, encoding="utf-8") as f:
-            meta = BertConfig.from_dict(json.load(f)["config"], strict=False)
+        meta = BertConfig.from_dict(read_json_object(meta_path).get("config") or {}, strict=False)
         disagree = [f"{k}: {getattr(meta, k)} vs {values[k]}" for k in SHAPE_FIELDS if getattr(meta, k) != values[k]]
         if disagree:
             raise ValueError(f"{meta_path} disagrees with {path} on {', '.join(disagree)}; the preset was edited "

@@ -94,11 +94,11 @@ def table_columns(path, text_column, label_column, text_pair_column):
             return given
         found = next((c for c in usual if c in header), None)
         if found is None and required:
-            raise KeyError(f"{path}: no {role} column among {header}; name it with {flag(role.replace(' ', '_'))}.")
+            raise KeyError(f"{path}: no {role} column among {header}; name it with {flag(role.replace(' ', '_') + '_column')}.")
         return found
 
-    return (pick(text_column, _TEXT_COLUMNS, "text column"), pick(label_column, _LABEL_COLUMNS, "label column"),
-            pick(text_pair_column, _PAIR_COLUMNS, "text pair column", required=False))
+    return (pick(text_column, _TEXT_COLUMNS, "text"), pick(label_column, _LABEL_COLUMNS, "label"),
+            pick(text_pair_column, _PAIR_COLUMNS, "text pair", required=False))
 
 
 def classification_batches(data, model, batch_size, shuffle_seed=None):

@@ -17,6 +17,7 @@ Example:
 'ZeroDivisionError: division by zero (run with --verbose for the traceback)'
 """
 
+import errno
 import logging
 import os
 import re
@@ -29,8 +30,26 @@ from tfbert.cli.options import PROG
 _USER_ERRORS = (OSError, ValueError, LookupError, TypeError, ImportError, RuntimeError)
 
 
+_OS_ERROR_ADVICE = {
+    errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
+    errno.EISDIR: "this is a folder, not a file; give a file path",
+    errno.EACCES: "permission denied; choose a path you may write to, or change its permissions",
+    errno.EPERM: "operation not permitted; choose another path",
+    errno.EROFS: "the file system is read-only; choose a path on a writable disk",
+    errno.ENOSPC: "no space left on the device; free some space or choose another disk",
+    errno.ENAMETOOLONG: "the file name is too long; choose a shorter path",
+}
+
+
 def one_line(error, hint=True):
     """An exception as one line: its first line, plus its last when that says what to do."""
+    if isinstance(error, OSError) and error.errno in _OS_ERROR_ADVICE and error.filename is not None and \
+            len(error.args) == 2:  # a raw "[Errno N] ..." from the OS: name the path and what to do
+        if error.errno == errno.ENOTDIR:
+            blocker = _file_in_the_way(str(error.filename))
+            if blocker:
+                return f"{error.filename}: {blocker} is a file, not a folder; choose another path."
+        return f"{error.filename}: {_OS_ERROR_ADVICE[error.errno]}."
     message = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else str(error)
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if not lines:
@@ -41,6 +60,16 @@ def one_line(error, hint=True):
         if hint:
             text += " (run with --verbose for the traceback)"
     return text
+
+
+def _file_in_the_way(path):
+    """The nearest ancestor of ``path`` that exists and is not a folder, or None."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and parent != os.path.dirname(parent):
+        if os.path.lexists(parent):
+            return parent if not os.path.isdir(parent) else None
+        parent = os.path.dirname(parent)
+    return None
 
 
 def print_error(message):

@@ -132,6 +132,31 @@ class CommandParser(argparse.ArgumentParser):
         # tfbert option looks like a number, so every number-shaped word is a value.
         self._negative_number_matcher = NEGATIVE_NUMBER
 
+    def parse_known_args(self, args=None, namespace=None):
+        try:
+            return super().parse_known_args(args, namespace)
+        except UsageError as error:
+            if "the following arguments are required" not in str(error):
+                raise
+            # argparse checks required options before unknown ones: report the unknown option, the
+            # likelier mistake (`--bogus` used to be answered with "required: -o/--output-dir").
+            unknown = self._unknown_options(args)
+            if unknown:
+                self.error(f"unrecognized arguments: {' '.join(unknown)}")
+            raise
+
+    def _unknown_options(self, args):
+        required = [action for action in self._actions if action.required]
+        for action in required:
+            action.required = False
+        try:
+            return super().parse_known_args(args, None)[1]
+        except UsageError:
+            return []
+        finally:
+            for action in required:
+                action.required = True
+
     def error(self, message):
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if match:
