@@ -242,6 +242,23 @@ def read_config(directory):
     return BertConfig.from_json(path)
 
 
+def check_config(directory):
+    """``config.json`` against the weights' headers (encoder layers, hidden width), before the model is built."""
+    from tfbert.checkpoints.overrides import check_config_matches_weights, encoder_layer_indices
+
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return  # read_config reports it
+    values = read_json_object(path)
+    with HuggingFaceWeights(directory) as weights:
+        names = list(weights.keys())
+        embedding = "embeddings.word_embeddings.weight"
+        hidden_size = int(weights.shape(embedding)[-1]) if embedding in weights else None
+        label = weights.label
+    layers = encoder_layer_indices(names, r"^encoder\.layer\.(\d+)\.")
+    check_config_matches_weights(values, path, label, layers=layers or None, hidden_size=hidden_size)
+
+
 def read_lowercase(directory):
     """``do_lower_case`` from ``tokenizer_config.json``, or None when the file does not say."""
     path = os.path.join(directory, TOKENIZER_CONFIG_FILE)

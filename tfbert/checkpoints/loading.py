@@ -39,7 +39,8 @@ import os
 
 from tfbert.checkpoints import google, huggingface
 from tfbert.checkpoints.keras_hub import load_from_backbone, save_to_backbone
-from tfbert.checkpoints.overrides import SHAPE_FIELDS, apply_overrides
+from tfbert.checkpoints.overrides import (SHAPE_FIELDS, apply_overrides, check_config_matches_weights,
+                                          encoder_layer_indices)
 from tfbert.checkpoints.presets import TFBERT_METADATA_FILE, preset_vocabulary, resolve_preset
 from tfbert.checkpoints.report import LoadReport, relative_variables
 from tfbert.checkpoints.vocabulary import check_vocabulary_size, model_vocabulary
@@ -63,6 +64,7 @@ def from_preset(preset, dtype=None, **overrides):
 
     kwargs = {"dtype": dtype} if dtype is not None else {}
     if fmt == "huggingface":
+        huggingface.check_config(local_dir)
         config = apply_overrides(huggingface.read_config(local_dir), overrides,
                                  os.path.join(local_dir, huggingface.CONFIG_FILE))
         bert = BERT(config, **kwargs)
@@ -98,6 +100,7 @@ def keras_hub_config(local_dir):
         )
     except KeyError as e:
         raise ValueError(f"{path} lacks the BertBackbone field {e}; the preset is incomplete or not a BERT.") from None
+    _check_keras_hub_weights(local_dir, path, values)
     meta_path = os.path.join(local_dir, TFBERT_METADATA_FILE)
     if os.path.isfile(meta_path):
         meta = BertConfig.from_dict(read_json_object(meta_path).get("config") or {}, strict=False)
@@ -108,6 +111,26 @@ def keras_hub_config(local_dir):
         values = meta.to_dict()
         path = meta_path
     return path, BertConfig.from_dict(values)
+
+
+def _check_keras_hub_weights(local_dir, config_path, values):
+    """The preset's config against its weights file (layer groups and embedding width, read from the h5 file)."""
+    import h5py
+
+    weights_path = os.path.join(local_dir, KERAS_HUB_WEIGHTS)
+    if not os.path.isfile(weights_path):
+        return  # _require reports it
+    try:
+        with h5py.File(weights_path, "r") as f:
+            groups = list(f["layers"].keys()) if "layers" in f else []
+            embedding = f.get("layers/reversible_embedding/vars/0")
+            hidden_size = int(embedding.shape[-1]) if embedding is not None else None
+    except OSError:
+        return  # unreadable: keras-hub's load reports the file as truncated or corrupt
+    # Keras names the backbone's TransformerEncoder layers transformer_encoder, transformer_encoder_1, ...
+    layers = encoder_layer_indices([g if g != "transformer_encoder" else "transformer_encoder_0" for g in groups],
+                                   r"^transformer_encoder_(\d+)$")
+    check_config_matches_weights(values, config_path, weights_path, layers=layers or None, hidden_size=hidden_size)
 
 
 def save_preset(bert, directory, vocabulary=None, lowercase=None, overwrite=False):
