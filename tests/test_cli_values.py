@@ -119,3 +119,30 @@ def test_a_truncated_keras_file_is_called_truncated(capsys, tmp_path):
         code, _, err = run_cli(capsys, *command)
         line = assert_one_line_error(err, "model.keras is truncated or corrupt", "save the model again")
         assert code == 1 and "File not found" not in line
+
+
+# ---- --max-seq-len -------------------------------------------------------------------------------
+def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(capsys, tmp_path, tiny_preset,
+                                                                            reviews_csv):
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", reviews_csv, "--preset", tiny_preset,
+                                                  "--max-seq-len", "100000"))
+    assert code == 2  # was: trained at 32 while run.json said 100000
+    assert_one_line_error(err, "--max-seq-len 100000 is longer than", "max_position_embeddings is 32",
+                          "--max-seq-len 32 or less")
+    assert not run_dir.exists()
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("A good film. Great fun.\n\nA bad film. Dull plot.\n")
+    code, _, err = run_cli(capsys, "pretrain", "--corpus", str(corpus), "--preset", tiny_preset,
+                           "-o", str(tmp_path / "pt"), "--max-seq-len", "64")
+    assert code == 2
+    assert_one_line_error(err, "--max-seq-len 64 is longer than", "max_position_embeddings is 32")
+    assert not (tmp_path / "pt").exists()
+
+
+def test_task_from_preset_refuses_a_sequence_length_beyond_the_model(tiny_preset):
+    from tfbert.tasks import BertClassifier
+
+    with pytest.raises(ValueError, match="sequence_length 64 is longer than .* max_position_embeddings is 32"):
+        BertClassifier.from_preset(tiny_preset, num_classes=2, sequence_length=64)
+    assert BertClassifier.from_preset(tiny_preset, num_classes=2, sequence_length=32).preprocessor.sequence_length == 32

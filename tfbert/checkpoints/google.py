@@ -177,6 +177,11 @@ def _read_config(config, prefix, weights=None):
     return BertConfig.from_json(path), path
 
 
+def read_checkpoint_config(path):
+    """The BertConfig of the ``bert_config.json`` beside a TF1 checkpoint (``path``: its prefix or folder)."""
+    return _read_config(None, find_checkpoint(path))[0]
+
+
 def _check_config(values, label, weights):
     """The config against the checkpoint's variables (encoder layers, embedding width)."""
     prefix = weights.backbone_prefix()

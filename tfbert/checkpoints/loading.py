@@ -83,6 +83,24 @@ def from_preset(preset, dtype=None, **overrides):
     return bert
 
 
+def preset_config(preset):
+    """The ``BertConfig`` a preset's files describe, without reading its weights (for checks up front)."""
+    local_dir, fmt = resolve_preset(preset)
+    if fmt == "huggingface":
+        return huggingface.read_config(local_dir)
+    if fmt == "google":
+        return google.read_checkpoint_config(local_dir)
+    return keras_hub_config(local_dir)[1]
+
+
+def check_sequence_length(sequence_length, config, preset, option="sequence_length"):
+    """Refuse a length beyond the model's ``max_position_embeddings`` (instead of cutting it silently)."""
+    limit = config.max_position_embeddings
+    if sequence_length is not None and int(sequence_length) > limit:
+        raise ValueError(f"{option} {sequence_length} is longer than {preset} allows (its max_position_embeddings "
+                         f"is {limit}); use {option} {limit} or less.")
+
+
 def keras_hub_config(local_dir):
     """(config path, BertConfig) of a keras-hub BertBackbone preset directory."""
     path = _require(local_dir, "config.json")

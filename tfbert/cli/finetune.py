@@ -103,4 +103,16 @@ def _check_settings(settings):
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
     splits = TASKS[settings["task"]].splits(settings)
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
+    _check_max_seq_len(settings)
     return splits
+
+
+def _check_max_seq_len(settings):
+    """--max-seq-len within the preset's max_position_embeddings, before anything is written."""
+    from tfbert.checkpoints.loading import check_sequence_length, preset_config
+
+    try:
+        check_sequence_length(settings["max_seq_len"], preset_config(settings["preset"]), settings["preset"],
+                              option="--max-seq-len")
+    except ValueError as e:
+        raise UsageError(str(e)) from None

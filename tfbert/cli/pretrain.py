@@ -110,6 +110,9 @@ def _check_settings(settings):
     documents = read_documents(settings["data"])
     if settings["preset"] is not None:
         resolve_preset(settings["preset"])
+        from tfbert.cli.finetune import _check_max_seq_len
+
+        _check_max_seq_len(settings)
     return documents
 
 
