@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from test_cli import (NEGATIVE, POSITIVE, VOCAB, assert_one_line_error, finetune_args, reviews_csv,  # noqa: F401
-                      run_cli, tiny_preset)
+from test_cli import (NEGATIVE, POSITIVE, VOCAB, assert_one_line_error, corpus, finetune_args,  # noqa: F401
+                      reviews_csv, run_cli, tiny_preset)
 
 
 # ---- --learning-rate ---------------------------------------------------------------------------
@@ -57,6 +57,19 @@ def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_
     code, out, err = run_cli(capsys, "finetune", "-o", str(run_dir), "--resume", "--steps", "10")
     assert code == 0, err
     assert read_state(str(run_dir / "checkpoints"))["global_step"] == 10
+
+
+def test_pretrain_epochs_is_not_overridden_by_the_default_steps(capsys, tmp_path, corpus):
+    from tfbert.training import read_state
+
+    run_dir = tmp_path / "pt"
+    code, out, err = run_cli(capsys, "pretrain", "--corpus", corpus, "--config", "tiny", "--vocab-size", "60",
+                             "-o", str(run_dir), "--epochs", "1", "--batch-size", "8", "--max-seq-len", "24",
+                             "--max-predictions", "3", "--dupe-factor", "1")
+    assert code == 0, err
+    settings = json.loads((run_dir / "run.json").read_text())["settings"]
+    assert settings["steps"] is None and settings["epochs"] == 1
+    assert read_state(str(run_dir / "checkpoints"))["global_step"] == settings["steps_per_epoch"]  # was: 1000 steps
 
 
 # ---- messages ------------------------------------------------------------------------------------

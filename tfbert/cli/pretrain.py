@@ -23,13 +23,14 @@ from tfbert.cli.sources import save_keras
 
 
 PRETRAIN_DEFAULTS = dict(
-    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
+    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
     random_document_weighting="length", steps_per_epoch=None,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
                   "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
 PRESET_DIR = "preset"
+DEFAULT_STEPS = 1000  # when neither --steps nor --epochs is given (a default of --steps would override --epochs)
 
 
 def register(subparsers):
@@ -61,7 +62,7 @@ def register(subparsers):
                    help=f"size of the learned vocabulary (default: {d['vocab_size']})")
     length = p.add_mutually_exclusive_group()
     add_option(length, "epochs")
-    add_option(length, "steps", help=with_default("steps", d["steps"]))
+    add_option(length, "steps", help=with_default("steps", DEFAULT_STEPS))
     add_training_options(p, d)
     p.add_argument("--max-predictions", type=positive_int, metavar="N",
                    help=f"masked positions per sequence (default: {d['max_predictions']})")
@@ -100,6 +101,8 @@ def _check_settings(settings):
     from tfbert.checkpoints.presets import resolve_preset
     from tfbert.config import SIZES
 
+    if settings["steps"] is None and settings["epochs"] is None:
+        settings["steps"] = DEFAULT_STEPS  # stored in run.json with the other settings
     if settings["data"] is None:
         raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
     if settings["preset"] is None and settings["config"] not in SIZES:
