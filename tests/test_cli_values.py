@@ -144,6 +144,11 @@ def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(caps
     assert_one_line_error(err, "--max-seq-len 100000 is longer than", "max_position_embeddings is 32",
                           "--max-seq-len 32 or less")
     assert not run_dir.exists()
+    code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", reviews_csv, "--preset", tiny_preset,
+                                                  "--steps", "1", "--batch-size", "8"))
+    assert code == 0, err  # the default 128 is lowered to the model's 32, said and recorded
+    assert "tfbert: --max-seq-len 32: the longest" in err
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["max_seq_len"] == 32
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("A good film. Great fun.\n\nA bad film. Dull plot.\n")
     code, _, err = run_cli(capsys, "pretrain", "--corpus", str(corpus), "--preset", tiny_preset,

@@ -15,6 +15,7 @@ from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_op
                                  with_default)
 from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
                                  training_length, write_history_plot)
+from tfbert.cli.errors import notice
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASKS
 
@@ -67,7 +68,9 @@ def run(args):
 
     from tfbert.training import fit_resumable
 
-    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED, check=_check_settings)
+    explicit_length = args.max_seq_len is not None
+    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED,
+                                         check=lambda s: _check_settings(s, explicit_length))
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     task = TASKS[settings["task"]]
@@ -95,7 +98,7 @@ def run(args):
     return 0
 
 
-def _check_settings(settings):
+def _check_settings(settings, explicit_length=True):
     """Load the data and find the preset before the run directory is written; return the splits."""
     from tfbert.checkpoints.presets import resolve_preset
 
@@ -103,16 +106,25 @@ def _check_settings(settings):
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
     splits = TASKS[settings["task"]].splits(settings)
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
-    _check_max_seq_len(settings)
+    _check_max_seq_len(settings, explicit_length)
     return splits
 
 
-def _check_max_seq_len(settings):
-    """--max-seq-len within the preset's max_position_embeddings, before anything is written."""
+def _check_max_seq_len(settings, explicit=True):
+    """--max-seq-len within the preset's max_position_embeddings, before anything is written.
+
+    A length the user gave is refused when too long; the default is lowered to the
+    model's limit, said on stderr and recorded in run.json (settings are stored after this check).
+    """
     from tfbert.checkpoints.loading import check_sequence_length, preset_config
 
+    config = preset_config(settings["preset"])
+    if not explicit and settings["max_seq_len"] > config.max_position_embeddings:
+        settings["max_seq_len"] = config.max_position_embeddings
+        notice(f"--max-seq-len {settings['max_seq_len']}: the longest {settings['preset']} allows "
+               "(its max_position_embeddings)")
+        return
     try:
-        check_sequence_length(settings["max_seq_len"], preset_config(settings["preset"]), settings["preset"],
-                              option="--max-seq-len")
+        check_sequence_length(settings["max_seq_len"], config, settings["preset"], option="--max-seq-len")
     except ValueError as e:
         raise UsageError(str(e)) from None

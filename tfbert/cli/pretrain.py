@@ -97,7 +97,7 @@ def read_documents(path):
     return documents
 
 
-def _check_settings(settings):
+def _check_settings(settings, explicit_length=True):
     from tfbert.checkpoints.presets import resolve_preset
     from tfbert.config import SIZES
 
@@ -115,7 +115,7 @@ def _check_settings(settings):
         resolve_preset(settings["preset"])
         from tfbert.cli.finetune import _check_max_seq_len
 
-        _check_max_seq_len(settings)
+        _check_max_seq_len(settings, explicit_length)
     return documents
 
 
@@ -132,7 +132,9 @@ def run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED, check=_check_settings)
+    explicit_length = args.max_seq_len is not None
+    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                            check=lambda s: _check_settings(s, explicit_length))
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     if settings["preset"] is not None:
