@@ -36,6 +36,9 @@ def test_a_diverging_run_exits_1_and_saves_no_nan_model(capsys, tmp_path, tiny_p
     line = assert_one_line_error(err, "the training loss became", "at step", "lower --learning-rate", "float32")
     assert "nan" in line or "inf" in line
     assert not (run_dir / "model.keras").exists()  # was: exit 0 with a NaN model.keras
+    # No --max-seq-len given: the default 128 is lowered to the tiny model's 32, said and recorded.
+    assert "tfbert: --max-seq-len 32: the longest" in err
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["max_seq_len"] == 32
 
 
 # ---- --steps -----------------------------------------------------------------------------------
@@ -53,10 +56,8 @@ def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_
     assert read_state(str(run_dir / "checkpoints"))["global_step"] == 7  # was 9: whole epochs
     model = load_keras(str(run_dir / "model.keras"))
     assert int(model.optimizer.iterations) == 7
-    assert model.optimizer._learning_rate.total_steps == 7
-    code, out, err = run_cli(capsys, "finetune", "-o", str(run_dir), "--resume", "--steps", "10")
-    assert code == 0, err
-    assert read_state(str(run_dir / "checkpoints"))["global_step"] == 10
+    assert model.optimizer._learning_rate.total_steps == 7  # the schedule decays to 0 at step 7
+    # (a resume to exactly N, also after a kill mid-epoch, is tested on fit_resumable in test_training_limits.py)
 
 
 def test_pretrain_epochs_is_not_overridden_by_the_default_steps(capsys, tmp_path, corpus):
@@ -144,11 +145,6 @@ def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(caps
     assert_one_line_error(err, "--max-seq-len 100000 is longer than", "max_position_embeddings is 32",
                           "--max-seq-len 32 or less")
     assert not run_dir.exists()
-    code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", reviews_csv, "--preset", tiny_preset,
-                                                  "--steps", "1", "--batch-size", "8"))
-    assert code == 0, err  # the default 128 is lowered to the model's 32, said and recorded
-    assert "tfbert: --max-seq-len 32: the longest" in err
-    assert json.loads((run_dir / "run.json").read_text())["settings"]["max_seq_len"] == 32
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("A good film. Great fun.\n\nA bad film. Dull plot.\n")
     code, _, err = run_cli(capsys, "pretrain", "--corpus", str(corpus), "--preset", tiny_preset,
