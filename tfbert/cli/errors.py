@@ -109,7 +109,12 @@ def import_tensorflow_quietly(verbose=False):
 
         return tensorflow
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to protect
+        import tensorflow
+
+        return tensorflow
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
