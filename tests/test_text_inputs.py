@@ -121,3 +121,12 @@ def test_csv_files_with_invalid_utf8_read_with_replacements(tmp_path):
     path.write_bytes(b"text,label\na \xff good film,1\nbad,0\n")
     data = read_text_table(str(path))
     assert data.examples[0].text == "a \ufffd good film"  # was: UnicodeDecodeError for the whole file
+
+
+def test_conll_files_with_invalid_utf8_read_with_replacements(tmp_path):
+    from tfbert.data.conll import read_conll
+
+    path = tmp_path / "t.conll"
+    path.write_bytes(b"caf\xe9 NN O\nParis NNP B-LOC\n\n")  # a Latin-1 byte in a UTF-8 file
+    sentences = read_conll(str(path))
+    assert sentences[0].words == ["caf\ufffd", "Paris"]  # was: UnicodeDecodeError for the whole file
