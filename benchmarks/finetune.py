@@ -25,11 +25,6 @@ Run (2 CPU cores, one task at a time):
 import os
 import sys
 
-# Python puts this script's folder first on sys.path; a benchmark file there named like a
-# standard module (benchmarks/tokenize.py) would shadow it. Replace it with the repository root.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -314,7 +309,7 @@ TASKS = {
 }
 
 # Classification (sst2, rotten_tomatoes, mrpc, chnsenticorp): benchmarks/classification_tasks.py.
-from benchmarks.classification_tasks import CLASSIFICATION_TASKS  # noqa: E402  (repo root is on sys.path)
+from classification_tasks import CLASSIFICATION_TASKS  # noqa: E402  (this script's folder is on sys.path)
 
 TASKS.update(CLASSIFICATION_TASKS)
 

@@ -25,10 +25,7 @@ Results go to benchmarks/results/pretrain.json; models and data to build/pretrai
 import os
 import sys
 
-# Run as a script, Python puts benchmarks/ first on sys.path, where benchmarks/tokenize.py would
-# shadow the standard library's tokenize module; put the repository root there instead.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:] = [REPO] + [p for p in sys.path if os.path.abspath(p or ".") != os.path.join(REPO, "benchmarks")]
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
@@ -40,7 +37,6 @@ import time  # noqa: E402
 
 import tfbert  # noqa: E402  (sets KERAS_BACKEND)
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfbert.data.masking import MaskedLMMasker  # noqa: E402

@@ -31,12 +31,8 @@ Run (writes benchmarks/results/serving.json):
 import os
 import sys
 
-# This folder holds benchmarks/tokenize.py, which would shadow the standard library's
-# `tokenize` (imported by linecache, inspect, ...): drop the script folder from sys.path.
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from conftest import TINY, random_inputs
-
-ONE_LAYER = dict(TINY, num_hidden_layers=1)  # traces faster; the task code is what is tested
 from task_checks import check_keras_round_trip, check_overfits
 from tfbert import BERT, BertClassifier, BertConfig
 from tfbert.optimization import BertAdamW, WarmupLinearDecay
+
+ONE_LAYER = dict(TINY, num_hidden_layers=1)  # traces faster; the task code is what is tested
 
 
 def make(num_classes=3, **kwargs):

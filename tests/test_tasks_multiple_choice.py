@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-
-ONE_LAYER = dict(TINY, num_hidden_layers=1)  # traces faster; the task code is what is tested
 from task_checks import check_keras_round_trip, check_overfits
 from tfbert import BERT, BertConfig, BertMultipleChoice
+
+ONE_LAYER = dict(TINY, num_hidden_layers=1)  # traces faster; the task code is what is tested
 
 
 def choice_inputs(batch=3, choices=4, seq_len=6, seed=0):

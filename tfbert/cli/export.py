@@ -19,7 +19,8 @@ def register(subparsers):
     p = subcommand(
         subparsers, "export", run, "Export a model as a TF Serving SavedModel that reads raw text",
         "Writes EXPORT_DIR/<version>/, the layout TF Serving watches, with a `serving_default` signature "
-        "taking raw strings (tokenization runs inside the graph) and `serve_tokens` taking token ids. "
+        "taking raw strings (tokenization runs inside the graph; question/context for qa, text/choices for "
+        "multiple_choice) and `serve_tokens` taking token ids; an embedding run gives `embedding` vectors. "
         "SOURCE is a run directory, a .keras file or anything `tfbert info` reads.",
         ["tfbert export runs/rt", "tfbert export runs/rt --export-dir saved_models/rt --version 1 --overwrite",
          "tfbert export runs/rt --max-seq-len 128   # static shapes for TPU/XLA serving"],
@@ -47,5 +48,18 @@ def run(args):
                               overwrite=args.overwrite)
     print(f"exported {args.source} to {path}")
     if getattr(model, "preprocessor", None) is not None:
-        print(f"try it: tfbert predict {path} 'a great movie'")
+        print(f"try it: {_try_it(model, path)}")
     return 0
+
+
+def _try_it(model, path):
+    """A `tfbert predict` command line that fits the exported task."""
+    from tfbert.cli.records import model_kind
+
+    kind = model_kind(model)
+    if kind == "qa":
+        return (f"tfbert predict {path} --question 'Who designed the tower?' "
+                "--context 'The tower was designed by Gustave Eiffel.'")
+    if kind == "multiple_choice":
+        return f"tfbert predict {path} --context 'She opens the door' --choice 'and walks in.' --choice 'and eats it.'"
+    return f"tfbert predict {path} 'a great movie'"

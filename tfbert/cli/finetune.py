@@ -1,4 +1,4 @@
-"""``tfbert finetune``: fine-tune a pretrained BERT on a classification or NER data set.
+"""``tfbert finetune``: fine-tune a pretrained BERT on a task (classification, regression, ner, qa, multiple_choice, embedding).
 
 From a shell: ``tfbert finetune --data rotten_tomatoes --output-dir runs/rt --epochs 2``.
 A killed run continues with ``--resume`` from its last checkpoint, mid-epoch.
@@ -17,7 +17,7 @@ from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, op
                                  training_length, write_history_plot)
 from tfbert.cli.errors import notice
 from tfbert.cli.sources import save_keras
-from tfbert.cli.tasks import TASKS
+from tfbert.cli.tasks import TASK_DEFAULTS, TASK_FIXED, TASK_HELP, TASKS, add_task_options
 
 
 FINETUNE_DEFAULTS = dict(
@@ -27,6 +27,9 @@ FINETUNE_DEFAULTS = dict(
 )
 FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
                   "text_column", "label_column", "text_pair_column", "policy")
+# The split files and task options (tfbert.cli.tasks).
+FINETUNE_DEFAULTS.update(TASK_DEFAULTS)
+FINETUNE_FIXED += TASK_FIXED
 
 
 def register(subparsers):
@@ -41,11 +44,11 @@ def register(subparsers):
         ["tfbert finetune --data rotten_tomatoes --output-dir runs/rt --epochs 2",
          "tfbert finetune --data glue/sst2 --preset bert_base_en_uncased -o runs/sst2 --steps 2000",
          "tfbert finetune --data reviews.csv --text-column review --label-column stars -o runs/reviews",
+         "tfbert finetune --task ner --data train.txt --validation-data valid.txt --test-data test.txt -o runs/ner",
+         "tfbert finetune --task qa --data train-v1.1.json --test-data dev-v1.1.json -o runs/squad --max-seq-len 384",
          "tfbert finetune -o runs/rt --resume --epochs 4"],
     )
-    p.add_argument("--task", choices=tuple(TASKS), help="classification: a label per text or text pair (DATA as "
-                   "above); ner: a tag per word, DATA a CoNLL file or the tfds name conll2003 "
-                   f"(default: {d['task']})")
+    p.add_argument("--task", choices=tuple(TASKS), help=f"{TASK_HELP} (default: {d['task']})")
     add_option(p, "preset", help=with_default("preset", d["preset"]))
     add_option(p, "data", help=OPTIONS["data"][1]["help"] + " (required, except with --resume)")
     add_option(p, "output_dir")
@@ -57,6 +60,7 @@ def register(subparsers):
     p.add_argument("--text-column", metavar="NAME", help="CSV/TSV column of the text (default: text, sentence, ...)")
     p.add_argument("--text-pair-column", metavar="NAME", help="CSV/TSV column of the second text of a pair task")
     p.add_argument("--label-column", metavar="NAME", help="CSV/TSV column of the label (default: label, ...)")
+    add_task_options(p)
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
                                     "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
@@ -76,17 +80,22 @@ def run(args):
     task = TASKS[settings["task"]]
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
     model = task.build(settings, train)
-    epochs, steps_per_epoch = training_length(run, settings, math.ceil(len(train) / settings["batch_size"]))
-    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
-    print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} examples "
-          f"({task.describe(train)}); {len(splits['validation'])} for validation; {epochs} epoch(s) of "
-          f"{steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
+    trainee = task.training_model(model)  # what fit trains; `model` is what is saved
     train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
+    known = int(train_ds.cardinality())
+    epochs, steps_per_epoch = training_length(run, settings, known if known > 0 else
+                                              math.ceil(len(train) / settings["batch_size"]))
+    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
+    trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
+    validation = splits["validation"]
+    print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} {task.unit} "
+          f"({task.describe(train)}); {len(validation) if validation is not None else 'none'} for validation; "
+          f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(
-        model, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-        save_every=CHECKPOINT_EVERY, validation_data=task.batches(splits["validation"], model, settings["batch_size"]),
-        callbacks=callbacks_for(run), verbose=progress_verbosity(), total_steps=total_steps,
+        trainee, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
+        save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
+        validation_data=None if validation is None else task.batches(validation, model, settings["batch_size"]),
+        total_steps=total_steps,
     )
     save_keras(model, run.file(MODEL_FILE))
     run.update_record(model=MODEL_FILE, finished=True)

@@ -18,6 +18,7 @@ import re
 import sys
 
 from tfbert.cli.options import UsageError, add_option, subcommand, with_default
+from tfbert.cli.records import add_record_options, records_from_args
 from tfbert.cli.sources import load_model_source
 
 
@@ -27,18 +28,30 @@ def register(subparsers):
         subparsers, "predict", run, "Predict from raw text with an exported SavedModel or a checkpoint",
         "MODEL is a SavedModel directory (from `tfbert export`; a base directory picks its highest version), "
         "a run directory or a .keras file. Texts come from the command line, or one per line from standard "
-        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR'.",
+        "input when none are given; a pair task takes 'TEXT<TAB>TEXT_PAIR'. Question answering takes "
+        "--question and --context, multiple choice --context and --choice, either of them also a JSON lines "
+        "--input file.",
         ["tfbert predict saved_models/rt 'a gripping, beautifully acted film' 'a dull mess'",
-         "cat reviews.txt | tfbert predict runs/rt --json"],
+         "cat reviews.txt | tfbert predict runs/rt --json",
+         "tfbert predict saved_models/squad --question 'Who designed it?' --context 'The tower was designed by Eiffel.'",
+         "tfbert predict runs/swag --context 'She opens the door' --choice 'and walks in.' --choice 'and eats it.'",
+         "tfbert predict runs/squad --input questions.jsonl --json"],
     )
     p.add_argument("model", metavar="MODEL", help="SavedModel, run directory or .keras file (see above)")
     p.add_argument("texts", metavar="TEXT", nargs="*", help="texts to predict (default: lines of standard input)")
     add_option(p, "batch_size", help=with_default("batch_size", 32))
     p.add_argument("--json", action="store_true", help="print one JSON object per text, with every output")
+    add_record_options(p)
 
 
 def run(args):
     """Run `tfbert predict` with the parsed arguments; return the exit code."""
+    records = records_from_args(args)  # qa / multiple choice / JSON lines inputs
+    if records is not None:
+        records = [_readable_values(r) for r in records]
+        if args.texts:
+            raise UsageError("give either TEXT arguments or --question/--context/--choice/--input, not both")
+        return _predict_records(args, records)
     texts = [readable_text(t) for t in args.texts]
     if not texts:
         if sys.stdin is None or sys.stdin.isatty():
@@ -52,6 +65,10 @@ def run(args):
         rows = predict_saved_model(saved_model, texts, batch_size)
     else:
         model, _ = load_model_source(args.model)
+        from tfbert.cli.records import model_kind
+
+        if model_kind(model) != "text":  # qa, multiple choice and embedding models read records
+            return _predict_records(args, [{"text": t} for t in texts], model=model)
         if not hasattr(model, "predict_text"):
             raise TypeError(f"{args.model} holds a {type(model).__name__}, which has no text predictions; "
                             "predict with a fine-tuned task model (a run directory or its export).")
@@ -79,6 +96,51 @@ def read_stdin():
     return stream.read().decode("utf-8", "replace")
 
 
+def _readable_values(value):
+    """``readable_text`` on every string of a record (lists and dicts too)."""
+    if isinstance(value, str):
+        return readable_text(value)
+    if isinstance(value, list):
+        return [_readable_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _readable_values(v) for k, v in value.items()}
+    return value
+
+
+def _predict_records(args, records, model=None):
+    """Predict qa / multiple-choice / embedding records (or any records of a JSON lines --input)."""
+    from tfbert.cli import records as rec
+
+    batch_size = args.batch_size or 32
+    saved_model = None if model is not None else find_saved_model(args.model)
+    if saved_model:
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+
+        signature = tf.saved_model.load(saved_model).signatures["serving_default"]
+        if rec.signature_kind(signature.structured_input_signature[1]) == "text":
+            texts = [t + ("\t" + r["text_pair"] if "text_pair" in r else "")
+                     for r, t in zip(records, rec.column(records, "text", "text"))]
+            rows = predict_saved_model(saved_model, texts, batch_size)
+        else:
+            rows = rec.predict_signature(signature, records, batch_size, _plain_value)
+    else:
+        model = model if model is not None else load_model_source(args.model)[0]
+        if rec.model_kind(model) == "text":
+            texts = rec.column(records, "text", "text")
+            pairs = [r["text_pair"] for r in records] if all("text_pair" in r for r in records) else None
+            rows = model.predict_text(texts, text_pairs=pairs, batch_size=batch_size) if pairs else \
+                model.predict_text(texts, batch_size=batch_size)
+        else:
+            rows = rec.predict_model(model, records, batch_size)
+    for record, row in zip(records, rows):
+        if args.json:
+            print(json.dumps({**record, **row}, ensure_ascii=False))
+        else:
+            print(f"{rec.summary(row) or _summary(row)}\t{rec.record_label(record)}")
+    return 0
+
+
 def find_saved_model(path):
     """The SavedModel directory ``path`` names (itself, or its highest numeric version), or None."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -98,6 +160,12 @@ def predict_saved_model(path, texts, batch_size=32):
 
     signature = tf.saved_model.load(path).signatures["serving_default"]
     names = sorted(signature.structured_input_signature[1])
+    from tfbert.cli.records import signature_kind
+
+    if signature_kind(names) == "qa":
+        raise UsageError(f"{path} answers questions: give --question and --context (or --input FILE.jsonl)")
+    if signature_kind(names) == "multiple_choice":
+        raise UsageError(f"{path} picks among choices: give --context and --choice (or --input FILE.jsonl)")
     if names not in (["text"], ["text", "text_pair"]):
         raise ValueError(f"{path}: serving_default takes {names}, not raw text; export the model with its "
                          "preprocessor (`tfbert export` of a fine-tuned run).")

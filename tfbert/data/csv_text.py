@@ -1,7 +1,10 @@
 """Generic CSV/TSV reader: a text column (optionally a second text column) and a label column.
 
-``read_text_table`` reads ``.csv``/``.tsv`` files, plain or compressed
-(``.bz2``, ``.gz``, ``.xz``), with a header row naming the columns. Texts are
+``read_text_table`` reads ``.csv``/``.tsv``/``.txt`` files, plain or compressed
+(``.bz2``, ``.gz``, ``.xz``), with a header row naming the columns. The column
+delimiter is found from the file's content (``sniff_delimiter``: tab, comma,
+semicolon or pipe), so a tab-separated ``.txt`` such as MRPC's
+``msr_paraphrase_test.txt`` reads as a table. Texts are
 kept exactly as written (no stripping). Labels become class ids:
 
 - with ``label_names``: a value equal to a name gets that name's index, and
@@ -12,8 +15,8 @@ kept exactly as written (no stripping). Labels become class ids:
 
 Every label is checked against ``num_classes``; a bad one raises an error that
 names the file and line. A missing column names the file and the columns it
-has. TSV files are read without quote processing (``csv.QUOTE_NONE``), as GLUE
-and ERNIE files are written; CSV files use standard quoting, so quoted fields
+has. Tab-separated files are read without quote processing (``csv.QUOTE_NONE``), as GLUE
+and ERNIE files are written; other delimiters use standard quoting, so quoted fields
 may hold commas and newlines. A UTF-8 byte-order mark is skipped.
 
 Example:
@@ -33,6 +36,7 @@ KeyError: "...reviews.csv has no column 'text' (the text_column). Its columns ar
 import bz2
 import csv
 import gzip
+import itertools
 import lzma
 import os
 import sys
@@ -64,14 +68,54 @@ def default_delimiter(path):
     return "\t" if os.path.splitext(root)[1].lower() in (".tsv", ".tab") else ","
 
 
+#: the delimiters ``sniff_delimiter`` chooses from, and their names for messages.
+DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+SNIFF_LINES = 50
+
+
+def sniff_delimiter(path, encoding="utf-8-sig", sample_lines=SNIFF_LINES):
+    """The column delimiter of a table file, read from its first ``sample_lines`` lines.
+
+    ``csv.Sniffer`` guesses among tab, comma, semicolon and pipe; its guess
+    counts only if the header line holds it. Otherwise the candidate the
+    header holds most often wins (ties in the order tab, comma, semicolon,
+    pipe), and a header holding none of them (one column) gets the
+    extension's default (tab for ``.tsv``/``.tab``, else comma).
+
+    Example:
+    >>> import os, tempfile
+    >>> from tfbert.data.csv_text import sniff_delimiter
+    >>> path = os.path.join(tempfile.mkdtemp(), "pairs.txt")
+    >>> _ = open(path, "w").write('Quality\\t#1 String\\t#2 String\\n1\\tHe said "yes", then left.\\tHe left.\\n')
+    >>> sniff_delimiter(path) == "\\t"
+    True
+    """
+    with open_text(path, encoding) as f:
+        lines = list(itertools.islice(f, sample_lines))
+    header = lines[0] if lines else ""
+    if not header.strip():
+        return default_delimiter(path)
+    try:
+        found = csv.Sniffer().sniff("".join(lines), delimiters="".join(DELIMITER_NAMES)).delimiter
+    except csv.Error:  # no consistent candidate in the sample: decide from the header below
+        found = None
+    if found in DELIMITER_NAMES and found in header:
+        return found
+    counts = {d: header.count(d) for d in DELIMITER_NAMES}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else default_delimiter(path)
+
+
 def iter_rows(path, delimiter=None, quoting=None, encoding="utf-8-sig"):
     """Yield ``(line_number, row_dict)`` for every data row, after checking the header.
 
+    ``delimiter`` defaults to ``sniff_delimiter(path)``; ``quoting`` to
+    ``csv.QUOTE_NONE`` for tabs, ``csv.QUOTE_MINIMAL`` otherwise.
     ``line_number`` is the 1-based line where the row starts. A row with a
     different number of fields than the header raises ``ValueError`` naming it.
     The header is available as the first item: ``(1, header_list)``.
     """
-    delimiter = default_delimiter(path) if delimiter is None else delimiter
+    delimiter = sniff_delimiter(path, encoding) if delimiter is None else delimiter
     if quoting is None:
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     _raise_field_limit()
@@ -129,7 +173,7 @@ def read_text_table(path, text_column="text", label_column="label", text_pair_co
     """Read a CSV/TSV file of labelled texts into :class:`ClassificationData`.
 
     Args:
-        path: a ``.csv``/``.tsv`` file, optionally ``.bz2``/``.gz``/``.xz``.
+        path: a ``.csv``/``.tsv``/``.txt`` file, optionally ``.bz2``/``.gz``/``.xz``.
         text_column, label_column: header names of the text and the label.
         text_pair_column: header name of the second text for pair tasks.
         label_names: class names in id order (see the module docstring).
@@ -138,7 +182,7 @@ def read_text_table(path, text_column="text", label_column="label", text_pair_co
         skip_labels: label values whose rows are not examples (dropped).
         group_column: a column copied into ``TextExample.group`` (for
             grouped splits).
-        delimiter: default by extension (tab for ``.tsv``).
+        delimiter: default from the content (``sniff_delimiter``).
         quoting: a ``csv.QUOTE_*`` constant; default ``QUOTE_NONE`` for
             tab-separated files, ``QUOTE_MINIMAL`` otherwise.
         encoding: default ``"utf-8-sig"`` (UTF-8, byte-order mark skipped).

@@ -38,6 +38,8 @@ class BertClassifier(BertTask):
         label_names: optional list of ``num_classes`` names used by
             ``predict_text``/``decode`` (default "0", "1", ...).
         dropout: dropout before the classification layer.
+        pair: whether the model reads text pairs; an exported SavedModel then
+            takes ``text`` and ``text_pair`` (stored in the config).
 
     Call: ``model(inputs)`` with ``inputs`` the dict ``token_ids``,
     ``segment_ids``, ``padding_mask`` (int32 [B, S]) returns logits
@@ -47,8 +49,10 @@ class BertClassifier(BertTask):
 
     default_learning_rate = 5e-5
 
-    def __init__(self, backbone, num_classes=2, preprocessor=None, label_names=None, dropout=0.1, **kwargs):
+    def __init__(self, backbone, num_classes=2, preprocessor=None, label_names=None, dropout=0.1, pair=False,
+                 **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)
+        self.pair = bool(pair)
         num_classes = int(num_classes)
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1 (1 means regression), got {num_classes}.")
@@ -149,4 +153,4 @@ class BertClassifier(BertTask):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,
-                "label_names": self.label_names, "dropout": self.dropout}
+                "label_names": self.label_names, "dropout": self.dropout, "pair": self.pair}

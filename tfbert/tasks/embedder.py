@@ -133,3 +133,61 @@ class BertEmbedder(BertTask):
 
     def get_config(self):
         return {**super().get_config(), "pooling": self.pooling_mode, "normalize": self.normalize}
+
+
+class EmbedderPairTrainer(keras.Model):
+    """Fine-tunes a ``BertEmbedder`` on sentence pairs with a cosine loss.
+
+    ``call`` embeds both sides of a pair with the same embedder and returns
+    their cosine similarity [B]; the default loss is the mean squared error
+    between it and the target score (sentence-transformers'
+    ``CosineSimilarityLoss``), so targets belong in [-1, 1] (a 0/1 label, or
+    an STS score divided by its maximum). Only the embedder's weights train;
+    save the embedder, not this wrapper.
+
+    Inputs: ``{"a": inputs, "b": inputs}``, each the usual dict of int32 [B, S].
+
+    Example:
+    >>> import numpy as np
+    >>> from tfbert import BERT, BertConfig, BertEmbedder
+    >>> from tfbert.tasks.embedder import EmbedderPairTrainer
+    >>> embedder = BertEmbedder(BERT(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
+    ...                                          num_attention_heads=2, intermediate_size=32)))
+    >>> ids = np.array([[2, 9, 11, 3], [2, 5, 3, 0]], "int32")
+    >>> side = {"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")}
+    >>> trainer = EmbedderPairTrainer(embedder)
+    >>> tuple(trainer({"a": side, "b": side}).shape), bool(np.allclose(trainer({"a": side, "b": side}), 1.0))
+    ((2,), True)
+    """
+
+    def __init__(self, embedder, **kwargs):
+        super().__init__(**kwargs)
+        self.embedder = embedder
+
+    @property
+    def trainable_variables(self):
+        return self.embedder.trainable_variables  # the unused pooler stays out, as in the embedder itself
+
+    @property
+    def trainable_weights(self):
+        return self.trainable_variables
+
+    def call(self, inputs, training=None):
+        u = self.embedder(inputs["a"], training=training)
+        v = self.embedder(inputs["b"], training=training)
+        dot = ops.sum(u * v, axis=-1)
+        if self.embedder.normalize:
+            return dot
+        norms = ops.sqrt(ops.maximum(ops.sum(u * u, axis=-1) * ops.sum(v * v, axis=-1), 1e-24))
+        return dot / norms
+
+    def compile(self, optimizer="auto", loss="auto", *, learning_rate=None, num_train_steps=None, **kwargs):
+        """``optimizer="auto"``: ``create_optimizer`` (AdamW, warmup then linear decay); ``loss="auto"``: MSE."""
+        from tfbert.optimization import create_optimizer
+
+        if isinstance(optimizer, str) and optimizer == "auto":
+            rate = learning_rate if learning_rate is not None else self.embedder.default_learning_rate
+            optimizer = create_optimizer(rate, num_train_steps=num_train_steps)
+        if isinstance(loss, str) and loss == "auto":
+            loss = keras.losses.MeanSquaredError()
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)

@@ -16,52 +16,35 @@ MiniLM vocabulary (tests/fixtures/minilm_vocab.txt.gz unless --vocab is given), 
   FastBertTokenizer (lower_case_nfd_strip_accents=True);
 - time to tokenize 1 MB strings (eager), and to preprocess one (cut to 51,200 characters first).
 
-Run:  python benchmarks/tokenize.py                  # batch 256, 7 repeats
-      python benchmarks/tokenize.py --repeats 3 --batch 64
+Run:  python benchmarks/tokenizer_speed.py                  # batch 256, 7 repeats
+      python benchmarks/tokenizer_speed.py --repeats 3 --batch 64
 Writes benchmarks/results/tokenize.json.
 """
 
+import argparse
+import gzip
+import json
 import os
+import platform
+import statistics
 import sys
+import tempfile
+import time
 
-if __name__ != "__main__":
-    # A script in this folder has the folder first on sys.path, so ``import tokenize`` (done by
-    # inspect and linecache, e.g. while importing tfbert) lands here: stand in for the standard
-    # library module of that name and define nothing else.
-    import importlib.util
-    import sysconfig
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # tests/tokenizer_corpora.py: the texts and their readers
 
-    _spec = importlib.util.spec_from_file_location(
-        "tokenize", os.path.join(sysconfig.get_paths()["stdlib"], "tokenize.py"))
-    _stdlib = importlib.util.module_from_spec(_spec)
-    sys.modules["tokenize"] = _stdlib
-    _spec.loader.exec_module(_stdlib)
-else:
-    _HERE = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-    ROOT = os.path.dirname(_HERE)
-    FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-    sys.path.insert(0, ROOT)
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
+import tfbert  # noqa: F401  (sets KERAS_BACKEND)
+import keras_hub
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+import tokenizer_corpora as corpora
 
-    import argparse
-    import gzip
-    import json
-    import platform
-    import statistics
-    import tempfile
-    import time
-
-    import tfbert  # noqa: F401  (sets KERAS_BACKEND)
-    import keras_hub
-    import numpy as np
-    import tensorflow as tf
-    import tensorflow_text as tf_text
-    import tokenizer_corpora as corpora
-
-    from tfbert.fileio import atomic_write_text
-    from tfbert.preprocessing import BertPreprocessor, BertTokenizer
-    from tfbert.preprocessing.tokenizer import load_vocabulary
+from tfbert.fileio import atomic_write_text
+from tfbert.preprocessing import BertPreprocessor, BertTokenizer
+from tfbert.preprocessing.tokenizer import load_vocabulary
 
 
 def load_vocab(path):
