@@ -29,7 +29,8 @@ def test_help_does_not_import_tensorflow():
 def test_python_dash_m_tfbert_help_prints_nothing_on_stderr():
     result = _python("-X", "importtime", "-m", "tfbert", "--help")
     assert result.returncode == 0 and "usage: tfbert" in result.stdout
-    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
     assert "tfbert.cli" in imported and not any(name.split(".")[0] == "tensorflow" for name in imported)
 
 
@@ -57,6 +58,7 @@ def test_quiet_import_keeps_lines_that_are_not_start_up_chatter():
         "appropriate compiler flags.",
     ]
     assert all(_STARTUP_LINE.match(line) for line in chatter)
-    for line in ("E0000 00:00:1.0 6962 cuda_platform.cc:52] failed call to cuInit", "Traceback (most recent call last):",
+    for line in ("E0000 00:00:1.0 6962 cuda_platform.cc:52] failed call to cuInit",
+                 "Traceback (most recent call last):",
                  "ImportError: libfoo.so: cannot open shared object file"):
         assert not _STARTUP_LINE.match(line)

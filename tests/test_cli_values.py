@@ -1,9 +1,7 @@
 """Bad values are refused up front by the `tfbert` command, and training runs exactly what was asked."""
 
 import json
-import os
 
-import numpy as np
 import pytest
 
 from test_cli import (NEGATIVE, POSITIVE, VOCAB, assert_one_line_error, corpus, finetune_args,  # noqa: F401
@@ -28,7 +26,7 @@ def test_learning_rate_must_be_finite_and_positive(capsys, tmp_path, value, frag
     assert not (tmp_path / "run").exists() and not (tmp_path / "pt").exists()
 
 
-def test_a_diverging_run_exits_1_and_saves_no_nan_model(capsys, tmp_path, tiny_preset, reviews_csv):
+def test_a_diverging_run_exits_1_and_saves_no_nan_model(capsys, tmp_path, tiny_preset, reviews_csv):  # noqa: F811
     run_dir = tmp_path / "run"
     code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", reviews_csv, "--preset", tiny_preset,
                                                   "--steps", "6", "--batch-size", "8", "--learning-rate", "1e30"))
@@ -42,7 +40,7 @@ def test_a_diverging_run_exits_1_and_saves_no_nan_model(capsys, tmp_path, tiny_p
 
 
 # ---- --steps -----------------------------------------------------------------------------------
-def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_path, tiny_preset, reviews_csv):
+def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_path, tiny_preset, reviews_csv):  # noqa: F811
     from tfbert.cli.sources import load_keras
     from tfbert.training import read_state
 
@@ -60,7 +58,7 @@ def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_
     # (a resume to exactly N, also after a kill mid-epoch, is tested on fit_resumable in test_training_limits.py)
 
 
-def test_pretrain_epochs_is_not_overridden_by_the_default_steps(capsys, tmp_path, corpus):
+def test_pretrain_epochs_is_not_overridden_by_the_default_steps(capsys, tmp_path, corpus):  # noqa: F811
     from tfbert.training import read_state
 
     run_dir = tmp_path / "pt"
@@ -136,8 +134,8 @@ def test_a_truncated_keras_file_is_called_truncated(capsys, tmp_path):
 
 
 # ---- --max-seq-len -------------------------------------------------------------------------------
-def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(capsys, tmp_path, tiny_preset,
-                                                                            reviews_csv):
+def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(capsys, tmp_path, tiny_preset,  # noqa: F811
+                                                                            reviews_csv):  # noqa: F811
     run_dir = tmp_path / "run"
     code, _, err = run_cli(capsys, *finetune_args(run_dir, "--data", reviews_csv, "--preset", tiny_preset,
                                                   "--max-seq-len", "100000"))
@@ -145,16 +143,16 @@ def test_max_seq_len_beyond_the_model_is_refused_before_anything_is_written(caps
     assert_one_line_error(err, "--max-seq-len 100000 is longer than", "max_position_embeddings is 32",
                           "--max-seq-len 32 or less")
     assert not run_dir.exists()
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("A good film. Great fun.\n\nA bad film. Dull plot.\n")
-    code, _, err = run_cli(capsys, "pretrain", "--corpus", str(corpus), "--preset", tiny_preset,
+    documents = tmp_path / "corpus.txt"
+    documents.write_text("A good film. Great fun.\n\nA bad film. Dull plot.\n")
+    code, _, err = run_cli(capsys, "pretrain", "--corpus", str(documents), "--preset", tiny_preset,
                            "-o", str(tmp_path / "pt"), "--max-seq-len", "64")
     assert code == 2
     assert_one_line_error(err, "--max-seq-len 64 is longer than", "max_position_embeddings is 32")
     assert not (tmp_path / "pt").exists()
 
 
-def test_task_from_preset_refuses_a_sequence_length_beyond_the_model(tiny_preset):
+def test_task_from_preset_refuses_a_sequence_length_beyond_the_model(tiny_preset):  # noqa: F811
     from tfbert.tasks import BertClassifier
 
     with pytest.raises(ValueError, match="sequence_length 64 is longer than .* max_position_embeddings is 32"):

@@ -91,7 +91,8 @@ def test_predict_cli_replaces_invalid_utf8_in_arguments_and_stdin(capsys, tmp_pa
     from tfbert.tasks import BertClassifier
 
     backbone = tfbert.BERT(tfbert.BertConfig(**{**TINY, "vocab_size": len(VOCAB)}))
-    model = BertClassifier(backbone, num_classes=2, preprocessor=BertPreprocessor(tokenizer_for_cli(), max_sequence_length=32))
+    pre = BertPreprocessor(tokenizer_for_cli(), max_sequence_length=32)
+    model = BertClassifier(backbone, num_classes=2, preprocessor=pre)
     path = str(tmp_path / "m.keras")
     model.save(path)
     code = cli.main(["predict", path, "a good film", BAD])  # BAD as Python decodes the bytes b"a \xff ..."
