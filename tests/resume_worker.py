@@ -3,6 +3,11 @@
 Usage: python tests/resume_worker.py CHECKPOINT_DIR LOG_FILE [SLEEP_SECONDS]
 Each finished step appends "step <global step>" to LOG_FILE (flushed), and the end
 appends "done <optimizer iterations>", so the parent can SIGKILL it mid-epoch.
+
+For test_runs.py, the same through the command line (run directory, lock, run.json):
+    python tests/resume_worker.py pretrain RUN_DIR CORPUS LOG_FILE SLEEP_SECONDS [--resume]
+runs `tfbert pretrain` on a tiny from-scratch BERT for PRETRAIN_STEPS steps (test_runs.py's
+corpus makes 8 per epoch), with a checkpoint every 3 steps and the same step log.
 """
 
 import os
@@ -54,5 +59,30 @@ def main():
         f.write(f"done {int(model.optimizer.iterations)}\n")
 
 
+# ---- `tfbert pretrain` through the command line ----
+PRETRAIN_STEPS = 16
+
+
+def pretrain_cli(run_dir, corpus, log_path, sleep, *flags):
+    from tfbert import cli
+    from tfbert.cli import pretrain
+
+    logged = pretrain.callbacks_for
+    pretrain.callbacks_for = lambda run: logged(run) + [StepLog(log_path, float(sleep))]
+    pretrain.CHECKPOINT_EVERY = 3  # mid-epoch checkpoints in a short run
+    argv = ["pretrain", "-o", run_dir, *flags]
+    if "--resume" not in flags:
+        argv += ["--corpus", corpus, "--config", "tiny", "--vocab-size", "60", "--steps", str(PRETRAIN_STEPS),
+                 "--batch-size", "4", "--max-seq-len", "24", "--max-predictions", "3", "--seed", "3"]
+    code = cli.main(argv)
+    if code == 0:
+        with open(log_path, "a") as f:
+            f.write("done cli\n")
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "pretrain":
+        pretrain_cli(*sys.argv[2:])
+    else:
+        main()

@@ -16,6 +16,7 @@ SCRIPTS = [
     "squad.py",
     "pretrain_from_scratch.py",
     "export_and_serve.py",
+    "chinese_from_scratch.py",
 ]
 
 

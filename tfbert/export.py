@@ -2,8 +2,14 @@
 
 ``export_saved_model(model, export_dir)`` writes ``export_dir/<version>/``, the
 integer version directory TF Serving watches (by default the next free number),
-atomically: the SavedModel is built in a hidden temporary directory beside it
-and renamed into place, so a failed export leaves no partial version behind.
+atomically: the SavedModel is built in a hidden, locked temporary directory
+(``.<version>.tmp-XXXX``, a name TF Serving skips) and renamed into place, so a
+failed or killed export leaves no partial version behind. With
+``overwrite=True`` the new version is complete on disk before the old one goes:
+the two are exchanged in one rename (``tfbert.fileio.atomic_directory``), so
+``export_dir/<version>`` always holds a complete SavedModel. Temporary
+directories that killed exports left behind (no live process holds their lock)
+are deleted by the next export into the same ``export_dir``.
 
 Every export has two signatures:
 
@@ -54,9 +60,10 @@ import re
 
 import tensorflow as tf
 
-from tfbert.fileio import atomic_directory
+from tfbert.fileio import atomic_directory, remove_stale_temporaries
 
 _VERSION = re.compile(r"^[0-9]+$")
+_TEMPORARY = r"^\.[0-9]+\.(tmp|old)-[A-Za-z0-9_]+$"  # what atomic_directory leaves when its writer is killed
 
 
 # ---- public API --------------------------------------------------------------
@@ -103,6 +110,7 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
     )
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))
+    remove_stale_temporaries(os.path.abspath(export_dir), _TEMPORARY)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         _save(serving, tmp, signatures)
     return path

@@ -160,6 +160,15 @@ class BERT(keras.Model):
         return save_huggingface(self, directory, vocabulary=vocabulary, lowercase=lowercase,
                                 mlm_head=mlm_head, nsp_head=nsp_head, overwrite=overwrite)
 
+    # ---- vocabulary extension (tfbert/vocabulary_extension.py; imported lazily) ----
+    def extend_vocabulary(self, tokenizer, new_tokens, mlm_head=None, noise_scale=0.1, seed=0):
+        """Append ``new_tokens`` to the vocabulary in place (word embeddings, config, tied MLM bias
+        when ``mlm_head`` is given; old rows unchanged) and return the extended ``BertTokenizer``.
+        See ``tfbert.vocabulary_extension``."""
+        from tfbert.vocabulary_extension import extend_vocabulary
+
+        return extend_vocabulary(self, tokenizer, new_tokens, mlm_head=mlm_head, noise_scale=noise_scale, seed=seed)
+
     def get_config(self):
         return {
             "name": self.name,

@@ -1,4 +1,4 @@
-"""The ``tfbert`` command: fine-tune, evaluate, predict, export, pretrain, convert, presets, info.
+"""The ``tfbert`` command: fine-tune, evaluate, predict, export, pretrain, convert, presets, info, vocab.
 
 Run ``tfbert --help`` or ``tfbert COMMAND --help``; ``python -m tfbert`` is the
 same command. Each command is one module of this package with a ``register``
@@ -29,11 +29,11 @@ import traceback
 import warnings
 
 import tfbert
-from tfbert.cli import convert, evaluate, export, finetune, info, predict, presets, pretrain
+from tfbert.cli import convert, evaluate, export, finetune, info, predict, presets, pretrain, vocab
 from tfbert.cli.errors import configure_logging, one_line, print_error
 from tfbert.cli.options import PROG, CommandParser, HelpFormatter, UsageError, verbose_parent
 
-COMMANDS = [finetune, evaluate, predict, export, pretrain, convert, presets, info]
+COMMANDS = [finetune, evaluate, predict, export, pretrain, convert, presets, info, vocab]
 
 
 def build_parser():

@@ -12,9 +12,9 @@ Example:
 import math
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+                                 run_mode, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+                         write_history_plot)
 from tfbert.cli.errors import notice
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASK_DEFAULTS, TASK_FIXED, TASK_HELP, TASKS, add_task_options
@@ -68,13 +68,18 @@ def register(subparsers):
 
 def run(args):
     """Run `tfbert finetune` with the parsed arguments; return the exit code."""
+    run, settings, splits = start_run(args.output_dir, "finetune", args, FINETUNE_DEFAULTS, FINETUNE_FIXED,
+                                     check=lambda s: _check_settings(s, args.max_seq_len is not None),
+                                     mode=run_mode(args, "finetune"))
+    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        return _finetune(run, settings, splits)
+
+
+def _finetune(run, settings, splits):
     import keras
 
     from tfbert.training import fit_resumable
 
-    explicit_length = args.max_seq_len is not None
-    run, settings, splits = open_run_dir(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED,
-                                         check=lambda s: _check_settings(s, explicit_length))
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     task = TASKS[settings["task"]]
@@ -113,7 +118,13 @@ def _check_settings(settings, explicit_length=True):
 
     if settings["data"] is None:
         raise UsageError("finetune needs --data (see `tfbert finetune --help`)")
+    if settings["max_seq_len"] < 3:  # [CLS], one token, [SEP]
+        raise UsageError(f"--max-seq-len {settings['max_seq_len']} leaves no room for text: give at least 3 "
+                         "([CLS], one token, [SEP]) (see `tfbert finetune --help`)")
     splits = TASKS[settings["task"]].splits(settings)
+    if not len(splits["train"]):
+        raise ValueError(f"{settings['data']} holds no training examples after the held-out splits; "
+                         "give a data set with labelled rows.")
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
     _check_max_seq_len(settings, explicit_length)
     return splits

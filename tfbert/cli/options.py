@@ -111,6 +111,15 @@ def add_training_options(parser, defaults):
         add_option(parser, name, help=with_default(name, defaults[name]))
 
 
+# ---- run directories: --overwrite / --resume -> the mode of tfbert.runs.start_run ----
+def run_mode(args, command):
+    """"new", "overwrite" or "resume" from a training command's --overwrite and --resume flags."""
+    if args.resume and args.overwrite:
+        raise UsageError(f"--resume and --overwrite exclude each other (see `{PROG} {command} --help`)")
+    return "resume" if args.resume else "overwrite" if args.overwrite else "new"
+# ---- end run directories ----
+
+
 def flag(key):
     return "--" + key.replace("_", "-")
 

@@ -146,10 +146,10 @@ def find_saved_model(path):
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
     if os.path.isdir(path):
-        versions = [int(v) for v in os.listdir(path)
-                    if v.isdigit() and os.path.isfile(os.path.join(path, v, "saved_model.pb"))]
+        versions = [v for v in os.listdir(path)  # ASCII digits only, as TF Serving: never `.2.tmp-*` or `²`
+                    if re.fullmatch("[0-9]+", v) and os.path.isfile(os.path.join(path, v, "saved_model.pb"))]
         if versions:
-            return os.path.join(path, str(max(versions)))
+            return os.path.join(path, max(versions, key=int))
     return None
 
 

@@ -16,19 +16,19 @@ import os
 import re
 
 from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
-                                 with_default)
-from tfbert.cli.run_dirs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, open_run_dir, progress_verbosity,
-                                 training_length, write_history_plot)
+                                 run_mode, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+                         write_history_plot)
 from tfbert.cli.sources import save_keras
 
 
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None,
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none",
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask")
 PRESET_DIR = "preset"
 DEFAULT_STEPS = 1000  # when neither --steps nor --epochs is given (a default of --steps would override --epochs)
 
@@ -72,6 +72,12 @@ def register(subparsers):
                    help="how the document of a random next-sentence B is drawn: in proportion to its length, "
                         "or every document alike as google-research does (on a small corpus 'uniform' lets B's "
                         f"document give the NSP label away) (default: {d['random_document_weighting']})")
+    # -- Chinese whole-word masking ------------------------------------------------------------
+    p.add_argument("--whole-word-mask", choices=("none", "wordpiece", "zh"),
+                   help="mask whole words: 'wordpiece' (a piece with its ## pieces), 'zh' (also the characters of "
+                        "a Chinese word as jieba segments it; needs `pip install 'tfbert[zh]'`), or 'none', each "
+                        f"token on its own (default: {d['whole_word_mask']})")
+    # -- end Chinese whole-word masking ---------------------------------------------------------
     add_option(p, "overwrite", help=OPTIONS["overwrite"][1]["help"] + ": a previous run in the output "
                                     "directory (only a tfbert run is ever deleted)")
     add_option(p, "resume")
@@ -110,6 +116,10 @@ def _check_settings(settings, explicit_length=True):
                          "(see `tfbert pretrain --help`)")
     if settings["vocab"] is not None and not os.path.isfile(settings["vocab"]):
         raise FileNotFoundError(f"vocabulary file not found: {settings['vocab']}.")
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        ChineseWordSegmenter("jieba")  # fails now, with the install hint, if jieba is missing
     documents = read_documents(settings["data"])
     if settings["preset"] is not None:
         resolve_preset(settings["preset"])
@@ -121,6 +131,14 @@ def _check_settings(settings, explicit_length=True):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
+    run, settings, documents = start_run(args.output_dir, "pretrain", args, PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                     check=lambda s: _check_settings(s, args.max_seq_len is not None),
+                                     mode=run_mode(args, "pretrain"))
+    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+        return _pretrain(run, settings, documents)
+
+
+def _pretrain(run, settings, documents):
     import keras
 
     from tfbert.config import BertConfig
@@ -132,9 +150,6 @@ def run(args):
     from tfbert.tasks.pretrainer import BertPretrainer
     from tfbert.training import fit_resumable
 
-    explicit_length = args.max_seq_len is not None
-    run, settings, documents = open_run_dir(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
-                                            check=lambda s: _check_settings(s, explicit_length))
     keras.utils.set_random_seed(settings["seed"])
     keras.config.set_dtype_policy(settings["policy"])
     if settings["preset"] is not None:
@@ -153,10 +168,19 @@ def run(args):
         config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
                                              max_position_embeddings=max(512, settings["max_seq_len"]))
         model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    segmenter = None
+    if settings["whole_word_mask"] == "zh":
+        from tfbert.data.chinese_words import ChineseWordSegmenter
+
+        segmenter = ChineseWordSegmenter("jieba")
     instances = build_instances(documents, tokenizer, max_seq_length=settings["max_seq_len"],
                                 dupe_factor=settings["dupe_factor"], seed=settings["seed"],
-                                random_document_weighting=settings["random_document_weighting"])
-    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"])
+                                random_document_weighting=settings["random_document_weighting"],
+                                word_segmenter=segmenter)
+    if segmenter is not None:
+        print(f"Chinese whole-word masking: {segmenter.stats}")
+    masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=settings["max_predictions"],
+                            whole_word=settings["whole_word_mask"] != "none")
     num = len(instances["token_ids"])
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
     data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)

@@ -30,7 +30,7 @@ from tfbert.cli.data_sets import (assemble_splits, classification_batches, class
                                   read_labelled_table)
 from tfbert.cli.errors import notice, one_line
 from tfbert.cli.options import positive_int
-from tfbert.cli.run_dirs import progress_verbosity
+from tfbert.runs import progress_verbosity
 
 # ---- the task options of `tfbert finetune` (settings stored in run.json) -----------------------
 TASK_DEFAULTS = dict(validation_data=None, test_data=None, doc_stride=None, choice_columns=None)

@@ -10,7 +10,11 @@ graph (usable in ``tf.data.Dataset.map``, no Python per example):
   as google-research/bert does);
 - with ``whole_word=True`` a word (a piece plus the ``##`` pieces that follow
   it) is chosen or left whole: words are visited in random order and a word
-  that would overshoot the budget is skipped, as in the original;
+  that would overshoot the budget is skipped, as in the original. Chinese
+  whole-word masking passes ``word_continuation`` [B, S] beside the ids: 1
+  where a token continues the word of the token before it (the characters of
+  a segmented Chinese word, ``tfbert.data.chinese_words``), read together with
+  the ``##`` rule;
 - each chosen token becomes ``[MASK]`` with probability ``mask_token_rate``
   (0.8), a random token with ``random_token_rate`` (0.1), and stays itself
   otherwise (0.1). Random tokens are drawn uniformly from the vocabulary
@@ -68,7 +72,8 @@ class MaskedLMMasker:
         mask_rate: fraction of real tokens to predict (0.15).
         max_predictions: P, the static number of prediction slots.
         mask_token_rate, random_token_rate: the 80/10/10 split.
-        whole_word: choose whole words (a piece plus its ``##`` pieces).
+        whole_word: choose whole words (a piece plus its ``##`` pieces, and
+            the tokens marked in ``word_continuation`` when it is given).
     """
 
     def __init__(self, vocabulary, *, mask_rate=0.15, max_predictions=20, mask_token_rate=0.8,
@@ -99,15 +104,22 @@ class MaskedLMMasker:
         self._continuation = tf.constant([t.startswith("##") for t in vocabulary])
         self._ordinary_ids = tf.constant(ordinary, tf.int32)
 
-    def __call__(self, token_ids, padding_mask, seed):
+    def __call__(self, token_ids, padding_mask, seed, word_continuation=None):
         token_ids = tf.convert_to_tensor(token_ids)
         unbatched = token_ids.shape.rank == 1
+        if word_continuation is not None:
+            if not self.whole_word:
+                raise ValueError("word_continuation marks whole words; it needs MaskedLMMasker(whole_word=True).")
+            word_continuation = tf.cast(tf.convert_to_tensor(word_continuation), tf.bool)
+            if unbatched:
+                word_continuation = word_continuation[None]
         if unbatched:
             token_ids, padding_mask = token_ids[None], tf.convert_to_tensor(padding_mask)[None]
-        out = self._mask(tf.cast(token_ids, tf.int32), tf.cast(padding_mask, tf.bool), as_seed(seed))
+        out = self._mask(tf.cast(token_ids, tf.int32), tf.cast(padding_mask, tf.bool), as_seed(seed),
+                         word_continuation)
         return {k: v[0] for k, v in out.items()} if unbatched else out
 
-    def _mask(self, token_ids, valid, seed):
+    def _mask(self, token_ids, valid, seed, word_continuation=None):
         seeds = tf.random.experimental.stateless_split(seed, num=4)
         batch, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
         positions = tf.range(length)[None, :]  # [1, S]
@@ -118,7 +130,10 @@ class MaskedLMMasker:
         # Words: a candidate starts a word unless it is a ## piece right after another candidate.
         if self.whole_word:
             previous = tf.pad(candidate[:, :-1], [[0, 0], [1, 0]])
-            starts = candidate & ~(tf.gather(self._continuation, token_ids) & previous)
+            continues = tf.gather(self._continuation, token_ids)
+            if word_continuation is not None:
+                continues = continues | word_continuation
+            starts = candidate & ~(continues & previous)
         else:
             starts = candidate
         word_index = tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1  # [B, S]

@@ -81,14 +81,8 @@ def vocabulary_of(tokenizer):
     raise TypeError(f"Cannot read the vocabulary of {type(tokenizer).__name__}; pass vocabulary= explicitly.")
 
 
-def tokenize_documents(documents, tokenizer, sentence_splitter=split_sentences, chunk_size=4096):
-    """``[[sentence ids, ...], ...]``: each document split into sentences and tokenized.
-
-    ``documents`` is a list whose items are strings (split with
-    ``sentence_splitter``) or lists of sentence strings. ``tokenizer`` maps a
-    batch of strings to ragged int ids (tfbert's ``BertTokenizer``). Empty
-    sentences and empty documents are dropped.
-    """
+def _split_documents(documents, sentence_splitter):
+    """(sentences, index of the document of each sentence)."""
     if isinstance(documents, (str, bytes)):
         raise TypeError("documents must be a list of documents, not a single string; wrap it in a list.")
     sentences, owner = [], []
@@ -102,17 +96,56 @@ def tokenize_documents(documents, tokenizer, sentence_splitter=split_sentences, 
                             "sentence strings.")
         sentences.extend(parts)
         owner.extend([index] * len(parts))
+    return sentences, owner
+
+
+def _ragged_rows(batch):
+    if isinstance(batch, tf.RaggedTensor) and batch.ragged_rank > 1:  # [B, words, pieces]
+        batch = batch.merge_dims(1, -1)
+    return batch.to_list() if isinstance(batch, tf.RaggedTensor) else batch.numpy().tolist()
+
+
+def _by_document(documents, owner, rows):
+    grouped = [[] for _ in documents]
+    for index, row in zip(owner, rows):
+        if row[0]:
+            grouped[index].append(row)
+    return [doc for doc in grouped if doc]
+
+
+def tokenize_documents(documents, tokenizer, sentence_splitter=split_sentences, chunk_size=4096):
+    """``[[sentence ids, ...], ...]``: each document split into sentences and tokenized.
+
+    ``documents`` is a list whose items are strings (split with
+    ``sentence_splitter``) or lists of sentence strings. ``tokenizer`` maps a
+    batch of strings to ragged int ids (tfbert's ``BertTokenizer``). Empty
+    sentences and empty documents are dropped.
+    """
+    sentences, owner = _split_documents(documents, sentence_splitter)
     ids = []
     for start in range(0, len(sentences), chunk_size):
-        batch = tokenizer(tf.constant(sentences[start:start + chunk_size], tf.string))
-        if isinstance(batch, tf.RaggedTensor) and batch.ragged_rank > 1:  # [B, words, pieces]
-            batch = batch.merge_dims(1, -1)
-        ids.extend(batch.to_list() if isinstance(batch, tf.RaggedTensor) else batch.numpy().tolist())
-    tokenized = [[] for _ in documents]
-    for index, sentence in zip(owner, ids):
-        if sentence:
-            tokenized[index].append([int(t) for t in sentence])
-    return [doc for doc in tokenized if doc]
+        ids.extend(_ragged_rows(tokenizer(tf.constant(sentences[start:start + chunk_size], tf.string))))
+    rows = [([int(t) for t in sentence],) for sentence in ids]
+    return [[row[0] for row in doc] for doc in _by_document(documents, owner, rows)]
+
+
+def tokenize_documents_with_words(documents, tokenizer, word_segmenter, sentence_splitter=split_sentences,
+                                  chunk_size=4096):
+    """``(tokenized, continuations)``: ``tokenize_documents``' ids and, in the same nesting, one flag per
+    token, 1 where it continues the previous token's word as ``word_segmenter`` (a
+    ``tfbert.data.chinese_words.ChineseWordSegmenter``) segments the sentence.
+    ``tokenizer`` must have ``tokenize_with_offsets`` (tfbert's ``BertTokenizer``)."""
+    from tfbert.data.chinese_words import word_continuations
+
+    sentences, owner = _split_documents(documents, sentence_splitter)
+    rows = []
+    for start in range(0, len(sentences), chunk_size):
+        chunk = sentences[start:start + chunk_size]
+        ids, starts, ends = (_ragged_rows(t) for t in tokenizer.tokenize_with_offsets(tf.constant(chunk, tf.string)))
+        for text, row, s, e in zip(chunk, ids, starts, ends):
+            rows.append(([int(t) for t in row], word_continuations(text, s, e, word_segmenter)))
+    grouped = _by_document(documents, owner, rows)
+    return [[r[0] for r in doc] for doc in grouped], [[r[1] for r in doc] for doc in grouped]
 
 
 def _trim_pair(tokens_a, tokens_b, max_tokens, rng):
@@ -177,7 +210,7 @@ def _instances_from_document(documents, index, max_tokens, short_seq_prob, rng, 
 
 
 def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128, short_seq_prob=0.1,
-                     dupe_factor=1, seed=0, pad_id=0, random_document_weighting="length"):
+                     dupe_factor=1, seed=0, pad_id=0, random_document_weighting="length", word_continuations=None):
     """Pack tokenized documents into NSP pairs; return a dict of numpy arrays.
 
     Args:
@@ -191,10 +224,18 @@ def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128,
         random_document_weighting: ``"length"`` (a random B's document is
             drawn in proportion to its tokens) or ``"uniform"`` (every
             document alike, as google-research); see the module docstring.
+        word_continuations: optional flags in the nesting of
+            ``tokenized_documents`` (1 = the token continues the previous
+            token's word; ``tokenize_documents_with_words``) for Chinese
+            whole-word masking; they travel with their tokens through packing
+            and trimming. The packing itself (every random draw) is the same
+            with or without them.
     Returns:
         ``token_ids``, ``segment_ids``, ``padding_mask`` [N, S] int32,
         ``next_sentence_label`` [N] int32, and ``document_a``/``document_b``
-        [N] (indices of the non-empty documents the segments came from).
+        [N] (indices of the non-empty documents the segments came from);
+        with ``word_continuations`` also ``word_continuation`` [N, S] int32
+        (0 on [CLS], [SEP], padding and the first token of each segment).
     """
     if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int) or max_seq_length < 5:
         raise ValueError(f"max_seq_length must be an integer >= 5 ([CLS] a [SEP] b [SEP]), got {max_seq_length!r}.")
@@ -202,6 +243,9 @@ def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128,
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob!r}.")
     if isinstance(dupe_factor, bool) or not isinstance(dupe_factor, int) or dupe_factor < 1:
         raise ValueError(f"dupe_factor must be a positive integer, got {dupe_factor!r}.")
+    with_words = word_continuations is not None
+    if with_words:
+        tokenized_documents = _zip_flags(tokenized_documents, word_continuations)
     documents = [[list(s) for s in doc if len(s)] for doc in tokenized_documents]
     documents = [doc for doc in documents if doc]
     if random_document_weighting not in RANDOM_DOCUMENT_WEIGHTINGS:
@@ -228,7 +272,13 @@ def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128,
     out["next_sentence_label"] = np.zeros(n, np.int32)
     out["document_a"] = np.zeros(n, np.int32)
     out["document_b"] = np.zeros(n, np.int32)
+    if with_words:
+        out["word_continuation"] = np.zeros((n, s), np.int32)
     for row, (a, b, label, doc_a, doc_b) in enumerate(pairs):
+        if with_words:
+            flags = [0] + _segment_flags(a) + [0] + _segment_flags(b) + [0]
+            a, b = [t for t, _ in a], [t for t, _ in b]
+            out["word_continuation"][row, :len(flags)] = flags
         tokens = [cls_id] + a + [sep_id] + b + [sep_id]
         out["token_ids"][row, :len(tokens)] = tokens
         out["segment_ids"][row, len(a) + 2:len(tokens)] = 1
@@ -238,19 +288,61 @@ def create_instances(tokenized_documents, *, cls_id, sep_id, max_seq_length=128,
     return out
 
 
+def _zip_flags(tokenized_documents, word_continuations):
+    """Pair every token id with its flag, checking that the two nestings agree."""
+    tokenized_documents, word_continuations = list(tokenized_documents), list(word_continuations)
+    if len(tokenized_documents) != len(word_continuations):
+        raise ValueError(f"word_continuations has {len(word_continuations)} documents, tokenized_documents "
+                         f"{len(tokenized_documents)}; build both with tokenize_documents_with_words.")
+    zipped = []
+    for d, (doc, flags) in enumerate(zip(tokenized_documents, word_continuations)):
+        if len(doc) != len(flags) or any(len(s) != len(f) for s, f in zip(doc, flags)):
+            raise ValueError(f"word_continuations of document {d} do not match its tokens sentence by sentence; "
+                             "build both with tokenize_documents_with_words.")
+        zipped.append([list(zip((int(t) for t in s), (int(x) for x in f))) for s, f in zip(doc, flags)])
+    return zipped
+
+
+def _segment_flags(segment):
+    """A segment's word flags, the first forced to 0: a word cut by packing or trimming starts anew."""
+    return [0] + [flag for _, flag in segment[1:]] if segment else []
+
+
+#: ``whole_word_mask`` values of ``build_instances`` and ``tfbert pretrain --whole-word-mask``.
+WHOLE_WORD_MASKS = ("none", "wordpiece", "zh")
+
+
 def build_instances(documents, tokenizer, *, vocabulary=None, max_seq_length=128, short_seq_prob=0.1,
-                    dupe_factor=1, seed=0, sentence_splitter=split_sentences, random_document_weighting="length"):
+                    dupe_factor=1, seed=0, sentence_splitter=split_sentences, random_document_weighting="length",
+                    word_segmenter=None):
     """Raw documents -> packed NSP instances (``create_instances`` output).
 
     ``tokenizer`` is tfbert's ``BertTokenizer`` (the one used at serving
-    time); ``vocabulary`` defaults to its token list.
+    time); ``vocabulary`` defaults to its token list. ``word_segmenter``
+    (a ``tfbert.data.chinese_words.ChineseWordSegmenter``, or ``"jieba"``)
+    adds the ``word_continuation`` feature for Chinese whole-word masking; its
+    ``stats`` count the words and the fallbacks to single characters (logged
+    here when a name such as ``"jieba"`` was passed).
     """
     vocabulary = vocabulary if vocabulary is not None else vocabulary_of(tokenizer)
     ids = special_token_ids(vocabulary)
-    tokenized = tokenize_documents(documents, tokenizer, sentence_splitter)
+    continuations = None
+    if word_segmenter is None:
+        tokenized = tokenize_documents(documents, tokenizer, sentence_splitter)
+    else:
+        from tfbert.data.chinese_words import ChineseWordSegmenter, log_stats
+
+        own = not isinstance(word_segmenter, ChineseWordSegmenter)
+        if own:
+            word_segmenter = ChineseWordSegmenter(word_segmenter)
+        tokenized, continuations = tokenize_documents_with_words(documents, tokenizer, word_segmenter,
+                                                                 sentence_splitter)
+        if own:  # nobody else holds its stats: report them (a warning when words fell back)
+            log_stats(word_segmenter)
     return create_instances(tokenized, cls_id=ids["[CLS]"], sep_id=ids["[SEP]"], pad_id=ids["[PAD]"],
                             max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
-                            dupe_factor=dupe_factor, seed=seed, random_document_weighting=random_document_weighting)
+                            dupe_factor=dupe_factor, seed=seed, random_document_weighting=random_document_weighting,
+                            word_continuations=continuations)
 
 
 def split_features(features):
@@ -278,7 +370,8 @@ def pretraining_dataset(instances, masker, batch_size, *, seed=0, shuffle=True, 
     """
     num = len(instances["token_ids"])
     check_enough(num, batch_size, drop_remainder)
-    tensors = {name: tf.constant(instances[name], tf.int32) for name in INSTANCE_FEATURES}
+    names = INSTANCE_FEATURES + (("word_continuation",) if "word_continuation" in instances else ())
+    tensors = {name: tf.constant(instances[name], tf.int32) for name in names}
     data = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         data = data.shuffle(num, seed=seed, reshuffle_each_iteration=True)
@@ -287,7 +380,8 @@ def pretraining_dataset(instances, masker, batch_size, *, seed=0, shuffle=True, 
     data = tf.data.Dataset.zip(data, seeds)
 
     def mask(features, batch_seed):
-        masked = masker(features["token_ids"], features["padding_mask"], batch_seed)
+        masked = masker(features["token_ids"], features["padding_mask"], batch_seed,
+                        word_continuation=features.get("word_continuation"))
         return split_features({**features, **masked})
 
     data = data.map(mask, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

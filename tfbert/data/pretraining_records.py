@@ -70,7 +70,9 @@ def write_pretraining_records(instances, masker, output_dir, *, num_shards=1, se
             for start in range(0, num, batch_size):
                 chunk = {name: instances[name][start:start + batch_size] for name in INSTANCE_FEATURES}
                 batch_seed = tf.random.experimental.stateless_fold_in(base_seed, start)
-                masked = masker(chunk["token_ids"], chunk["padding_mask"], batch_seed)
+                words = instances.get("word_continuation")  # Chinese whole-word masking
+                masked = masker(chunk["token_ids"], chunk["padding_mask"], batch_seed,
+                                word_continuation=None if words is None else words[start:start + batch_size])
                 features = {**chunk, **{k: v.numpy() for k, v in masked.items()}}
                 for i in range(len(chunk["token_ids"])):
                     writers[row % num_shards].write(_example(features, i))
