@@ -34,9 +34,6 @@ def test_a_diverging_run_exits_1_and_saves_no_nan_model(capsys, tmp_path, tiny_p
     line = assert_one_line_error(err, "the training loss became", "at step", "lower --learning-rate", "float32")
     assert "nan" in line or "inf" in line
     assert not (run_dir / "model.keras").exists()  # was: exit 0 with a NaN model.keras
-    # No --max-seq-len given: the default 128 is lowered to the tiny model's 32, said and recorded.
-    assert "tfbert: --max-seq-len 32: the longest" in err
-    assert json.loads((run_dir / "run.json").read_text())["settings"]["max_seq_len"] == 32
 
 
 # ---- --steps -----------------------------------------------------------------------------------
@@ -51,6 +48,9 @@ def test_steps_trains_exactly_n_steps_with_the_schedule_sized_for_n(capsys, tmp_
     steps_per_epoch = json.loads((run_dir / "run.json").read_text())["settings"]["steps_per_epoch"]
     assert 7 % steps_per_epoch, f"the test needs an epoch length that does not divide 7, got {steps_per_epoch}"
     assert "(7 in all)" in out
+    # No --max-seq-len given: the default 128 is lowered to the tiny model's 32, said and recorded.
+    assert "tfbert: --max-seq-len 32: the longest" in err
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["max_seq_len"] == 32
     assert read_state(str(run_dir / "checkpoints"))["global_step"] == 7  # was 9: whole epochs
     model = load_keras(str(run_dir / "model.keras"))
     assert int(model.optimizer.iterations) == 7
