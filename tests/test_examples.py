@@ -63,6 +63,6 @@ def test_colab_tpu_notebook_runs_top_to_bottom_on_cpu(tmp_path):
                 os.environ[key] = value
     outputs = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                       for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-    assert "strategy: _DefaultDistributionStrategy" in outputs
+    assert "strategy: default strategy with 1 replica(s)" in outputs
     assert "reloaded SavedModel predicts" in outputs
     assert os.path.isfile(os.path.join(tmp_path, "colab_tpu_export", "saved_model.pb"))

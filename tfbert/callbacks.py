@@ -136,11 +136,12 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         loss = float(np.asarray(loss))
         if math.isfinite(loss):
             return
+        from tfbert.training import global_step_of, read_state
+
         self.model.stop_training = True
-        step = int(self.model.optimizer.iterations)
+        step = global_step_of(self.model)
         kept = ""
         if self.checkpoint_dir is not None:
-            from tfbert.training import read_state
 
             state = read_state(self.checkpoint_dir)
             kept = (f"; the last good checkpoint (step {state['global_step']}) is kept in {self.checkpoint_dir}"

@@ -46,11 +46,17 @@ import shutil
 import keras
 import tensorflow as tf
 
+from tfbert.distribute import distribute_batches, is_chief, private_folder
 from tfbert.fileio import atomic_directory, atomic_write_text
 
 LATEST = "latest"
 STATE = "state.json"
 WEIGHTS = "model.weights.h5"
+
+
+def global_step_of(model):
+    """The optimizer's step count as a Python int (``int()`` refuses a strategy's MirroredVariable)."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 def read_state(checkpoint_dir):
@@ -71,9 +77,10 @@ def restore(model, checkpoint_dir):
     state = read_state(checkpoint_dir)
     if state is None:
         return None
-    if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)  # slots must exist before loading them
-    model.load_weights(os.path.join(state["path"], WEIGHTS))
+    with model.distribute_strategy.scope():  # optimizer slots of a model trained under a strategy are its variables
+        if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # slots must exist before loading them
+        model.load_weights(os.path.join(state["path"], WEIGHTS))
     return state
 
 
@@ -110,16 +117,16 @@ class StepCheckpoint(keras.callbacks.Callback):
         self._step_in_epoch = self.start_step
 
     def on_train_begin(self, logs=None):
-        self._last_saved = int(self.model.optimizer.iterations)
+        self._last_saved = global_step_of(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step_in_epoch = self.start_step + batch + 1
-        if self.total_steps is not None and int(self.model.optimizer.iterations) >= self.total_steps:
+        if self.total_steps is not None and global_step_of(self.model) >= self.total_steps:
             self.model.stop_training = True  # exactly total_steps: the epoch ends here, and its checkpoint follows
             return
         if self.steps_per_epoch is not None and self._step_in_epoch >= self.steps_per_epoch:
             return  # the epoch-end checkpoint follows
-        if self.save_every and int(self.model.optimizer.iterations) - self._last_saved >= self.save_every:
+        if self.save_every and global_step_of(self.model) - self._last_saved >= self.save_every:
             self.save(self._epoch, self._step_in_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -130,7 +137,7 @@ class StepCheckpoint(keras.callbacks.Callback):
             self.save(epoch + 1, 0)
 
     def save(self, epoch, step_in_epoch):
-        global_step = int(self.model.optimizer.iterations)
+        global_step = global_step_of(self.model)
         if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables):
             # A step can turn the weights NaN/inf before any loss shows it: never let such a
             # state replace the last good checkpoint.
@@ -177,16 +184,28 @@ def _merge(histories):
 
 
 def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, steps_per_epoch=None,
-                  callbacks=None, keep=2, total_steps=None, **fit_kwargs):
+                  callbacks=None, keep=2, restore_checkpoint=True, strategy=None, total_steps=None,
+                  **fit_kwargs):
     """``model.fit(dataset, epochs=...)`` that resumes from ``checkpoint_dir`` after an interruption.
 
     ``model`` must be compiled. ``dataset`` is a finite ``tf.data.Dataset``
     of batches (one pass = one epoch), or an infinite one with
     ``steps_per_epoch``. Other keyword arguments (``validation_data``,
     ``verbose``, ...) go to ``fit``. Returns a ``History`` of the epochs run
-    by this call. ``total_steps`` ends the run after exactly that many
+    by this call. ``restore_checkpoint=False`` starts afresh even if ``checkpoint_dir``
+    holds a checkpoint. ``total_steps`` ends the run after exactly that many
     optimizer steps, in the middle of its last epoch if need be (``epochs``
     must cover them); a resumed run ends on the same step.
+
+    Under a ``tf.distribute`` strategy (``strategy``, default the model's),
+    build and compile the model in ``strategy.scope()``; ``dataset`` (and a
+    ``validation_data`` dataset) hold *global* batches, built alike on every
+    worker, and each replica trains on its rows of every batch
+    (``tfbert.distribute.distribute_batches``). Every worker saves at the same
+    steps (a save may need collectives), but only the chief writes into
+    ``checkpoint_dir``; the other workers save into a private temporary folder
+    that is removed when ``fit_resumable`` returns. Every worker restores from
+    ``checkpoint_dir``, which must then be a folder all of them can read.
     """
     if getattr(model, "optimizer", None) is None:
         raise ValueError("fit_resumable needs a compiled model: call model.compile(...) first.")
@@ -197,32 +216,47 @@ def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, st
         raise ValueError("fit_resumable chooses initial_epoch itself from the checkpoint; do not pass it.")
     # The dataset shuffles itself; Keras ignores ``shuffle`` for a Dataset but warns about its default.
     fit_kwargs.setdefault("shuffle", False)
+    strategy = strategy or model.distribute_strategy
+    validation = fit_kwargs.get("validation_data")
+    if isinstance(validation, tf.data.Dataset) and strategy.num_replicas_in_sync > 1:
+        fit_kwargs["validation_data"] = distribute_batches(strategy, lambda: validation)
     cardinality = int(dataset.cardinality())
     if steps_per_epoch is None:
         if cardinality < 0:
             raise ValueError("The dataset's length is unknown or infinite; pass steps_per_epoch.")
         steps_per_epoch = cardinality
-    os.makedirs(checkpoint_dir, exist_ok=True)
-    _remove_leftovers(checkpoint_dir)
-    state = restore(model, checkpoint_dir) or {"epoch": 0, "step_in_epoch": 0, "finished": False}
-    callbacks = list(callbacks or [])
-    saver = StepCheckpoint(checkpoint_dir, save_every=save_every, keep=keep, steps_per_epoch=steps_per_epoch)
-    saver.finished_when = epochs
-    saver.total_steps = total_steps
-    if total_steps is not None and state.get("global_step", 0) >= total_steps:
-        return _merge([])  # already trained for total_steps
-    histories = []
-    epoch, done = state["epoch"], state["step_in_epoch"]
-    if done >= steps_per_epoch:
-        epoch, done = epoch + 1, 0
-    if done and epoch < epochs:  # finish the interrupted epoch on the batches it had not reached
-        saver.start_step = done
-        histories.append(model.fit(dataset.skip(done) if cardinality >= 0 else dataset, epochs=epoch + 1,
-                                   initial_epoch=epoch, steps_per_epoch=steps_per_epoch - done,
-                                   callbacks=callbacks + [saver], **fit_kwargs))
-        epoch += 1
-    if epoch < epochs and not model.stop_training:
-        histories.append(model.fit(dataset, epochs=epochs, initial_epoch=epoch,
-                                   steps_per_epoch=None if cardinality >= 0 and steps_per_epoch == cardinality
-                                   else steps_per_epoch, callbacks=callbacks + [saver], **fit_kwargs))
-    return _merge(histories)
+    chief = is_chief(strategy)
+    write_dir = checkpoint_dir if chief else private_folder("checkpoints", checkpoint_dir)
+    try:
+        if chief:
+            os.makedirs(checkpoint_dir, exist_ok=True)
+            _remove_leftovers(checkpoint_dir)
+        state = (restore(model, checkpoint_dir) if restore_checkpoint else None) or {"epoch": 0, "step_in_epoch": 0,
+                                                                         "finished": False}
+        callbacks = list(callbacks or [])
+        saver = StepCheckpoint(write_dir, save_every=save_every, keep=keep, steps_per_epoch=steps_per_epoch)
+        saver.finished_when = epochs
+        saver.total_steps = total_steps
+        if total_steps is not None and state.get("global_step", 0) >= total_steps:
+            return _merge([])  # already trained for total_steps
+        histories = []
+        epoch, done = state["epoch"], state["step_in_epoch"]
+        if done >= steps_per_epoch:
+            epoch, done = epoch + 1, 0
+        if done and epoch < epochs:  # finish the interrupted epoch on the batches it had not reached
+            saver.start_step = done
+            rest = dataset.skip(done) if cardinality >= 0 else dataset
+            histories.append(model.fit(distribute_batches(strategy, lambda: rest), epochs=epoch + 1,
+                                       initial_epoch=epoch, steps_per_epoch=steps_per_epoch - done,
+                                       callbacks=callbacks + [saver], **fit_kwargs))
+            epoch += 1
+        if epoch < epochs and not model.stop_training:
+            histories.append(model.fit(distribute_batches(strategy, lambda: dataset), epochs=epochs,
+                                       initial_epoch=epoch,
+                                       steps_per_epoch=None if cardinality >= 0 and steps_per_epoch == cardinality
+                                       and strategy.num_replicas_in_sync == 1 else steps_per_epoch,
+                                       callbacks=callbacks + [saver], **fit_kwargs))
+        return _merge(histories)
+    finally:
+        if not chief:  # the private folder that tfbert made; a failure to delete it must not hide the real error
+            shutil.rmtree(write_dir, ignore_errors=True)

@@ -11,9 +11,9 @@ Example:
 
 import math
 
-from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, subcommand,
-                                 run_mode, with_default)
-from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
+                                 subcommand, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
                          write_history_plot)
 from tfbert.cli.errors import notice
 from tfbert.cli.sources import save_keras
@@ -24,9 +24,10 @@ FINETUNE_DEFAULTS = dict(
     task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
     learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
     text_column=None, label_column=None, text_pair_column=None, steps_per_epoch=None,
+    dropout=None,
 )
 FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
-                  "text_column", "label_column", "text_pair_column", "policy")
+                  "text_column", "label_column", "text_pair_column", "policy", "dropout")
 # The split files and task options (tfbert.cli.tasks).
 FINETUNE_DEFAULTS.update(TASK_DEFAULTS)
 FINETUNE_FIXED += TASK_FIXED
@@ -56,6 +57,7 @@ def register(subparsers):
     add_option(length, "epochs", help=with_default("epochs", d["epochs"]))
     add_option(length, "steps")
     add_training_options(p, d)
+    add_distribute_options(p)
     add_option(p, "max_examples", help=with_default("max_examples", "all"))
     p.add_argument("--text-column", metavar="NAME", help="CSV/TSV column of the text (default: text, sentence, ...)")
     p.add_argument("--text-pair-column", metavar="NAME", help="CSV/TSV column of the second text of a pair task")
@@ -68,14 +70,16 @@ def register(subparsers):
 
 def run(args):
     """Run `tfbert finetune` with the parsed arguments; return the exit code."""
-    run, settings, splits = start_run(args.output_dir, "finetune", args, FINETUNE_DEFAULTS, FINETUNE_FIXED,
-                                     check=lambda s: _check_settings(s, args.max_seq_len is not None),
-                                     mode=run_mode(args, "finetune"))
-    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
-        return _finetune(run, settings, splits)
+    from tfbert.cli.distributed import start_worker_run, worker_run
+
+    with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
+        run, settings, splits = start_worker_run(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED,
+                                                 check=lambda s: _check_settings(s, args.max_seq_len is not None))
+        with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
+            return _finetune(args, run, settings, splits)
 
 
-def _finetune(run, settings, splits):
+def _finetune(args, run, settings, splits):
     import keras
 
     from tfbert.training import fit_resumable
@@ -84,21 +88,25 @@ def _finetune(run, settings, splits):
     keras.config.set_dtype_policy(settings["policy"])
     task = TASKS[settings["task"]]
     train = task.sample(splits["train"], settings["max_examples"], settings["seed"])
-    model = task.build(settings, train)
-    trainee = task.training_model(model)  # what fit trains; `model` is what is saved
+    with args.distribute_strategy.scope():  # --batch-size is the global batch; the schedule counts global steps
+        model = task.build(settings, train)
+        if settings["dropout"] is not None:
+            model.override_dropout(settings["dropout"])
+        trainee = task.training_model(model)  # what fit trains; `model` is what is saved
     train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
     known = int(train_ds.cardinality())
     epochs, steps_per_epoch = training_length(run, settings, known if known > 0 else
                                               math.ceil(len(train) / settings["batch_size"]))
     total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
-    trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
+    with args.distribute_strategy.scope():
+        trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     validation = splits["validation"]
     print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} {task.unit} "
           f"({task.describe(train)}); {len(validation) if validation is not None else 'none'} for validation; "
           f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(
-        trainee, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-        save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
+        trainee, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
+        restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
         validation_data=None if validation is None else task.batches(validation, model, settings["batch_size"]),
         total_steps=total_steps,
     )
@@ -108,6 +116,10 @@ def _finetune(run, settings, splits):
     run.update_metrics(final=final, train_examples=len(train), epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    if args.distribute_strategy.num_replicas_in_sync > 1:  # equal on every worker: identical weights
+        from tfbert.distribute import weights_digest
+
+        print(f"weights digest {weights_digest(model)}")
     print(f"saved {run.file(MODEL_FILE)}; after epoch {run.read_metrics().get('epochs_done', 0)}: {summary}")
     return 0
 

@@ -88,6 +88,43 @@ OPTIONS = {
 }
 
 
+
+# ---- tf.distribute and dropout options (finetune, pretrain) -------------------------------------
+def dropout_rate(text):
+    """argparse type: a dropout rate in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a dropout rate in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a dropout rate in [0, 1), got {value}")
+    return value
+
+
+STRATEGY_CHOICES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tfbert.distribute.STRATEGIES
+
+OPTIONS.update({
+    "strategy": (("--strategy",), dict(
+        choices=STRATEGY_CHOICES, default="auto",
+        help="tf.distribute strategy: auto (a TPU if one is found, multi_worker when TF_CONFIG names several "
+             "workers, mirrored over several GPUs, else default), default (one device), mirrored (all local "
+             "GPUs), multi_worker (run the same command on every machine, each with its TF_CONFIG), tpu; "
+             "--batch-size stays the global batch (default: auto)")),
+    "dropout": (("--dropout",), dict(
+        type=dropout_rate, metavar="RATE",
+        help="dropout rate of every dropout layer (backbone and head), replacing the checkpoint's; "
+             "0 turns dropout off (default: the checkpoint's rates)")),
+})
+DISTRIBUTE_OPTIONS = ("strategy", "dropout")
+
+
+def add_distribute_options(parser):
+    """Add ``--strategy`` and ``--dropout`` (``DISTRIBUTE_OPTIONS``) to a training command."""
+    for name in DISTRIBUTE_OPTIONS:
+        add_option(parser, name)
+# ---- end of tf.distribute and dropout options ----------------------------------------------------
+
+
 def add_option(parser, name, **overrides):
     """Add the shared option ``name`` (a key of ``OPTIONS``) to ``parser``."""
     flags, kwargs = OPTIONS[name]

@@ -15,9 +15,9 @@ Example:
 import os
 import re
 
-from tfbert.cli.options import (OPTIONS, UsageError, add_option, add_training_options, positive_int, subcommand,
-                                 run_mode, with_default)
-from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, start_run, training_length,
+from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add_option, add_training_options,
+                                 positive_int, subcommand, with_default)
+from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
                          write_history_plot)
 from tfbert.cli.sources import save_keras
 
@@ -25,10 +25,11 @@ from tfbert.cli.sources import save_keras
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none",
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
-                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask")
+                  "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask",
+                  "dropout")
 PRESET_DIR = "preset"
 DEFAULT_STEPS = 1000  # when neither --steps nor --epochs is given (a default of --steps would override --epochs)
 
@@ -64,6 +65,7 @@ def register(subparsers):
     add_option(length, "epochs")
     add_option(length, "steps", help=with_default("steps", DEFAULT_STEPS))
     add_training_options(p, d)
+    add_distribute_options(p)
     p.add_argument("--max-predictions", type=positive_int, metavar="N",
                    help=f"masked positions per sequence (default: {d['max_predictions']})")
     p.add_argument("--dupe-factor", type=positive_int, metavar="N",
@@ -131,14 +133,18 @@ def _check_settings(settings, explicit_length=True):
 
 def run(args):
     """Run `tfbert pretrain` with the parsed arguments; return the exit code."""
-    run, settings, documents = start_run(args.output_dir, "pretrain", args, PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
-                                     check=lambda s: _check_settings(s, args.max_seq_len is not None),
-                                     mode=run_mode(args, "pretrain"))
-    with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
-        return _pretrain(run, settings, documents)
+    from tfbert.cli.distributed import start_worker_run, worker_run
+
+    with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
+        run, settings, documents = start_worker_run(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
+                                                    check=lambda s: _check_settings(s, args.max_seq_len is not None))
+        # the run's lock (a start that fails before its first checkpoint leaves nothing behind); the model is
+        # built in the strategy's scope: --batch-size is the global batch, the schedule counts global steps
+        with run, args.distribute_strategy.scope():
+            return _pretrain(args, run, settings, documents)
 
 
-def _pretrain(run, settings, documents):
+def _pretrain(args, run, settings, documents):
     import keras
 
     from tfbert.config import BertConfig
@@ -168,6 +174,8 @@ def _pretrain(run, settings, documents):
         config = BertConfig.from_preset_size(settings["config"], vocab_size=tokenizer.vocabulary_size,
                                              max_position_embeddings=max(512, settings["max_seq_len"]))
         model = BertPretrainer(BERT(config), preprocessor=tokenizer)
+    if settings["dropout"] is not None:
+        model.override_dropout(settings["dropout"])
     segmenter = None
     if settings["whole_word_mask"] == "zh":
         from tfbert.data.chinese_words import ChineseWordSegmenter
@@ -188,9 +196,9 @@ def _pretrain(run, settings, documents):
     model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
           f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
-    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=run.checkpoint_dir,
-                  save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
-                  total_steps=total_steps)
+    fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
+                  restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run),
+                  verbose=progress_verbosity(), total_steps=total_steps)
     save_keras(model, run.file(MODEL_FILE))
     model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
                                overwrite=True)
@@ -198,6 +206,10 @@ def _pretrain(run, settings, documents):
     final = {k: v[-1] for k, v in run.read_metrics().get("history", {}).items() if v}
     run.update_metrics(final=final, instances=num, epochs=epochs, steps_per_epoch=steps_per_epoch)
     write_history_plot(run)
+    if args.distribute_strategy.num_replicas_in_sync > 1:  # equal on every worker: identical weights
+        from tfbert.distribute import weights_digest
+
+        print(f"weights digest {weights_digest(model)}")
     print(f"saved {run.file(MODEL_FILE)} and the backbone preset {run.file(PRESET_DIR)}; "
           + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
     return 0

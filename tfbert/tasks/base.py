@@ -19,6 +19,7 @@ import keras
 
 from tfbert.checkpoints.report import LoadReport, relative_variables
 from tfbert.optimization import create_optimizer
+from tfbert.tasks.strategy_fixes import StrategyFixes
 
 
 def _serialize(obj):
@@ -31,8 +32,11 @@ def _deserialize(config):
     return keras.saving.deserialize_keras_object(config)
 
 
-class BertTask(keras.Model):
+class BertTask(StrategyFixes, keras.Model):
     """Base class of the task models; subclasses add a head and ``call``.
+
+    Trains under any ``tf.distribute`` strategy: ``StrategyFixes``
+    (``tfbert/tasks/strategy_fixes.py``) works around what Keras 3.15 gets wrong there.
 
     Args:
         backbone: a ``tfbert.BERT``.
@@ -71,6 +75,30 @@ class BertTask(keras.Model):
     @property
     def trainable_weights(self):
         return self.trainable_variables
+
+    def override_dropout(self, rate):
+        """Set every dropout rate of the model (backbone and head) to ``rate``; 0 turns dropout off.
+
+        Call it before training (the rates are read when the step is traced). The
+        backbone's config and each layer's config record the new rate, so a saved
+        ``.keras`` file reloads with it.
+        """
+        import dataclasses
+
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}.")
+        self.backbone.config = dataclasses.replace(self.backbone.config, hidden_dropout_prob=rate,
+                                                   attention_probs_dropout_prob=rate)
+        for layer in self._flatten_layers(include_self=True):
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = rate
+            for name in ("dropout_rate", "attention_dropout"):
+                if isinstance(getattr(layer, name, None), float):
+                    setattr(layer, name, rate)
+        if isinstance(getattr(self, "dropout", None), float):
+            self.dropout = rate
+        return self
 
     # ---- compile ---------------------------------------------------------
     def default_loss(self):

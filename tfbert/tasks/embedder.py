@@ -25,6 +25,7 @@ from keras import ops
 from tfbert.layers.pooling import POOLING_MODES, SequencePooling
 from tfbert.layers.serialization import register
 from tfbert.tasks.base import BertTask
+from tfbert.tasks.strategy_fixes import StrategyFixes
 
 
 def _sentence_transformers_max_length(preset):
@@ -135,7 +136,7 @@ class BertEmbedder(BertTask):
         return {**super().get_config(), "pooling": self.pooling_mode, "normalize": self.normalize}
 
 
-class EmbedderPairTrainer(keras.Model):
+class EmbedderPairTrainer(StrategyFixes, keras.Model):  # the Keras fixes under tf.distribute, as BertTask
     """Fine-tunes a ``BertEmbedder`` on sentence pairs with a cosine loss.
 
     ``call`` embeds both sides of a pair with the same embedder and returns
