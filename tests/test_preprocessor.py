@@ -166,7 +166,7 @@ def test_bad_inputs(dynamic, bad, error, match):
 def test_bad_arguments(tokenizer):
     with pytest.raises(ValueError, match="truncate must be one of"):
         BertPreprocessor(tokenizer, truncate="waterfall")
-    with pytest.raises(ValueError, match=r"sequence_length must be None or an integer in \[2, max_sequence_length=512\]"):
+    with pytest.raises(ValueError, match=r"sequence_length must be None or an integer in \[3, max_sequence_length=512\]"):
         BertPreprocessor(tokenizer, sequence_length=1024)
     with pytest.raises(ValueError, match="sequence_length"):
         BertPreprocessor(tokenizer, sequence_length=1)

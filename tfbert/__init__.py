@@ -15,19 +15,40 @@ if _backend not in (None, "", "tensorflow"):
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfbert.config import BertConfig  # noqa: E402
-from tfbert.model import BERT  # noqa: E402
-from tfbert.tasks.classifier import BertClassifier  # noqa: E402
-from tfbert.tasks.embedder import BertEmbedder  # noqa: E402
-from tfbert.tasks.multiple_choice import BertMultipleChoice  # noqa: E402
-from tfbert.tasks.pretrainer import BertMaskedLM, BertPretrainer  # noqa: E402
-from tfbert.tasks.question_answerer import BertQuestionAnswerer  # noqa: E402
-from tfbert.tasks.token_classifier import BertTokenClassifier  # noqa: E402
+# The public names load on first use (PEP 562), so that ``import tfbert`` and
+# ``tfbert --help`` do not import TensorFlow; ``from tfbert import BERT`` works as usual.
+_EXPORTS = {
+    "BertConfig": "tfbert.config",
+    "BERT": "tfbert.model",
+    "BertClassifier": "tfbert.tasks.classifier",
+    "BertEmbedder": "tfbert.tasks.embedder",
+    "BertMultipleChoice": "tfbert.tasks.multiple_choice",
+    "BertMaskedLM": "tfbert.tasks.pretrainer",
+    "BertPretrainer": "tfbert.tasks.pretrainer",
+    "BertQuestionAnswerer": "tfbert.tasks.question_answerer",
+    "BertTokenClassifier": "tfbert.tasks.token_classifier",
+    "BertPreprocessor": "tfbert.preprocessing",
+    "BertTokenizer": "tfbert.preprocessing",
+    "train_wordpiece_vocabulary": "tfbert.preprocessing.vocabulary",
+    "fit_resumable": "tfbert.training",
+    "export_saved_model": "tfbert.export",
+}
 
-from tfbert.preprocessing import BertPreprocessor, BertTokenizer  # noqa: E402
-from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary  # noqa: E402
-from tfbert.training import fit_resumable  # noqa: E402
-from tfbert.export import export_saved_model  # noqa: E402
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tfbert' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,9 @@
   when the ``tensorboard`` package is installed, otherwise ``ScalarSummaries``,
   which writes the same per-epoch scalars (``logs/train``, ``logs/validation``,
   tags ``epoch_<metric>``) with TensorFlow alone;
+* ``StopOnNonFiniteLoss`` ends the run with ``TrainingDiverged`` at the first
+  step whose loss is NaN or inf, before any checkpoint of that state is
+  written (the last good checkpoint stays for ``--resume``);
 
 Checkpoints for ``--resume`` are not a callback here: runs train with
 ``tfbert.training.fit_resumable`` (atomic step-level checkpoints in the run's
@@ -28,8 +31,10 @@ Example:
 """
 
 import importlib.util
+import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -94,6 +99,59 @@ class ScalarSummaries(keras.callbacks.Callback):
         self._writers = {}
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or inf; the run stopped without saving that state."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raise ``TrainingDiverged`` at the first batch whose loss is NaN or inf.
+
+    Unlike ``keras.callbacks.TerminateOnNaN``, which sets ``stop_training`` and
+    so lets the epoch end (and its checkpoint) run on the broken weights, this
+    raises at once: no later callback sees the batch, nothing more is saved.
+    Put it before the checkpoint callback. ``checkpoint_dir`` (optional) is
+    named in the message with the step of its latest checkpoint.
+
+    Example:
+    >>> import numpy as np, keras
+    >>> from tfbert.callbacks import StopOnNonFiniteLoss, TrainingDiverged
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(1e30), "mse")
+    >>> try:
+    ...     model.fit(np.ones((8, 1)) * 1e10, np.zeros((8, 1)), batch_size=1, verbose=0,
+    ...               callbacks=[StopOnNonFiniteLoss()])
+    ... except TrainingDiverged as e:
+    ...     print(str(e)[:35])
+    the training loss became inf at ste
+    """
+
+    def __init__(self, checkpoint_dir=None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(np.asarray(loss))
+        if math.isfinite(loss):
+            return
+        from tfbert.training import global_step_of, read_state
+
+        self.model.stop_training = True
+        step = global_step_of(self.model)
+        kept = ""
+        if self.checkpoint_dir is not None:
+
+            state = read_state(self.checkpoint_dir)
+            kept = (f"; the last good checkpoint (step {state['global_step']}) is kept in {self.checkpoint_dir}"
+                    if state else "; no checkpoint had been written yet")
+        raise TrainingDiverged(
+            f"the training loss became {loss} at step {step}, so training stopped without saving that state{kept}. "
+            "Try a lower --learning-rate, check the data for broken examples, or train in float32 (--policy float32)."
+        )
+
+
 def tensorboard_installed():
     """True if the ``tensorboard`` package (needed by ``keras.callbacks.TensorBoard``) is importable."""
     return importlib.util.find_spec("tensorboard") is not None
@@ -107,5 +165,5 @@ def tensorboard_callback(log_dir):
 
 
 def run_callbacks(run):
-    """The callbacks of a training run: history in metrics.json and TensorBoard logs."""
-    return [HistoryRecorder(run), tensorboard_callback(run.logs_dir)]
+    """The callbacks of a training run: a stop on a NaN/inf loss, history in metrics.json and TensorBoard logs."""
+    return [StopOnNonFiniteLoss(run.checkpoint_dir), HistoryRecorder(run), tensorboard_callback(run.logs_dir)]

@@ -162,6 +162,7 @@ class BertConfig:
             values = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"{source}: not valid JSON ({e}).") from None
+        _require_object(values, source)
         position_type = values.get("position_embedding_type", "absolute")
         if position_type != "absolute":
             raise ValueError(
@@ -195,3 +196,33 @@ class BertConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+
+def _require_object(values, source):
+    if not isinstance(values, dict):
+        raise ValueError(f"{source} holds {json.dumps(values)[:40]}, not a JSON object of settings: the file is "
+                         "damaged or not a model config; write it again (or fetch the model again).")
+    return values
+
+
+def read_json_object(path):
+    """The JSON object (a dict) in the file ``path``; ``ValueError`` naming the file if it is not one.
+
+    Config files of checkpoints go through this, so a file holding ``null``, a
+    list or broken JSON fails with one clear line instead of a TypeError later.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "config.json")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("null")
+    >>> read_json_object(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: ...config.json holds null, not a JSON object of settings: ...
+    """
+    with open(path, encoding="utf-8") as f:
+        try:
+            values = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{path}: not valid JSON ({e}); the file is damaged: write it again (or fetch the "
+                             "model again).") from None
+    return _require_object(values, path)

@@ -107,6 +107,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.start_step = start_step
         self.steps_per_epoch = steps_per_epoch
         self.finished_when = None  # epoch count at which the run is complete
+        self.total_steps = None  # or the global step at which it is (fit_resumable's total_steps)
         self._epoch = 0
         self._step_in_epoch = 0
         self._last_saved = None
@@ -120,6 +121,9 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step_in_epoch = self.start_step + batch + 1
+        if self.total_steps is not None and global_step_of(self.model) >= self.total_steps:
+            self.model.stop_training = True  # exactly total_steps: the epoch ends here, and its checkpoint follows
+            return
         if self.steps_per_epoch is not None and self._step_in_epoch >= self.steps_per_epoch:
             return  # the epoch-end checkpoint follows
         if self.save_every and global_step_of(self.model) - self._last_saved >= self.save_every:
@@ -134,9 +138,16 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def save(self, epoch, step_in_epoch):
         global_step = global_step_of(self.model)
+        if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables):
+            # A step can turn the weights NaN/inf before any loss shows it: never let such a
+            # state replace the last good checkpoint.
+            raise RuntimeError(f"training diverged: the weights hold NaN or inf at step {global_step}, so no "
+                               f"checkpoint was saved; the latest good one stays in {self.checkpoint_dir}. Try a "
+                               "lower learning rate, check the data, or train in float32.")
         name = f"step-{global_step:09d}-epoch-{epoch:05d}-{step_in_epoch:07d}"  # unique: never overwritten
         state = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
-                 "finished": self.finished_when is not None and epoch >= self.finished_when and step_in_epoch == 0}
+                 "finished": (self.finished_when is not None and epoch >= self.finished_when and step_in_epoch == 0)
+                 or (self.total_steps is not None and global_step >= self.total_steps)}
         target = os.path.join(self.checkpoint_dir, name)
         with atomic_directory(target, overwrite=False) as tmp:
             self.model.save_weights(os.path.join(tmp, WEIGHTS))
@@ -173,7 +184,8 @@ def _merge(histories):
 
 
 def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, steps_per_epoch=None,
-                  callbacks=None, keep=2, restore_checkpoint=True, strategy=None, **fit_kwargs):
+                  callbacks=None, keep=2, restore_checkpoint=True, strategy=None, total_steps=None,
+                  **fit_kwargs):
     """``model.fit(dataset, epochs=...)`` that resumes from ``checkpoint_dir`` after an interruption.
 
     ``model`` must be compiled. ``dataset`` is a finite ``tf.data.Dataset``
@@ -181,7 +193,9 @@ def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, st
     ``steps_per_epoch``. Other keyword arguments (``validation_data``,
     ``verbose``, ...) go to ``fit``. Returns a ``History`` of the epochs run
     by this call. ``restore_checkpoint=False`` starts afresh even if ``checkpoint_dir``
-    holds a checkpoint.
+    holds a checkpoint. ``total_steps`` ends the run after exactly that many
+    optimizer steps, in the middle of its last epoch if need be (``epochs``
+    must cover them); a resumed run ends on the same step.
 
     Under a ``tf.distribute`` strategy (``strategy``, default the model's),
     build and compile the model in ``strategy.scope()``; ``dataset`` (and a
@@ -222,6 +236,9 @@ def fit_resumable(model, dataset, *, epochs, checkpoint_dir, save_every=None, st
         callbacks = list(callbacks or [])
         saver = StepCheckpoint(write_dir, save_every=save_every, keep=keep, steps_per_epoch=steps_per_epoch)
         saver.finished_when = epochs
+        saver.total_steps = total_steps
+        if total_steps is not None and state.get("global_step", 0) >= total_steps:
+            return _merge([])  # already trained for total_steps
         histories = []
         epoch, done = state["epoch"], state["step_in_epoch"]
         if done >= steps_per_epoch:

@@ -34,7 +34,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from tfbert.checkpoints.overrides import apply_overrides
+from tfbert.checkpoints.overrides import apply_overrides, check_config_matches_weights, encoder_layer_indices
 from tfbert.checkpoints.report import assign, relative_variables
 from tfbert.checkpoints.vocabulary import check_vocabulary_size, model_vocabulary, write_tokens
 from tfbert.config import BertConfig
@@ -132,6 +132,7 @@ class CheckpointWeights:
                 f"{self.prefix}.index / .data-* is truncated or corrupt ({type(e).__name__}: {e}). "
                 "Download or extract the checkpoint again."
             ) from e
+        self._shapes = shapes
         self.skipped = sorted(name for name in shapes if _SKIPPED.search(name))
         self._names = sorted(set(shapes) - set(self.skipped))
 
@@ -145,14 +146,20 @@ class CheckpointWeights:
             raise ValueError(f"{self.prefix}: variable {name!r} could not be read; the data file is "
                              f"truncated or corrupt ({e}). Download the checkpoint again.") from e
 
+    def shape(self, name):
+        """The variable's shape, read from the index (no data)."""
+        return self._shapes[name]
+
     def backbone_prefix(self):
         """``"bert/"`` for released checkpoints; ``""`` for exports without the scope."""
         return "" if "bert/embeddings/word_embeddings" not in self._names and \
             "embeddings/word_embeddings" in self._names else "bert/"
 
 
-def _read_config(config, prefix):
+def _read_config(config, prefix, weights=None):
     if isinstance(config, (BertConfig, dict)):
+        if weights is not None:
+            _check_config(config, "the given config", weights)
         return BertConfig.coerce(config), "the given config"
     path = config if config is not None else os.path.join(os.path.dirname(prefix), CONFIG_FILE)
     if not os.path.isfile(path) and not os.path.isabs(path):
@@ -163,7 +170,25 @@ def _read_config(config, prefix):
             f"BERT config not found: {path}. Pass config= the bert_config.json that came with {prefix} "
             "(or a BertConfig)."
         )
+    if weights is not None:
+        from tfbert.config import read_json_object
+
+        _check_config(read_json_object(path), path, weights)
     return BertConfig.from_json(path), path
+
+
+def read_checkpoint_config(path):
+    """The BertConfig of the ``bert_config.json`` beside a TF1 checkpoint (``path``: its prefix or folder)."""
+    return _read_config(None, find_checkpoint(path))[0]
+
+
+def _check_config(values, label, weights):
+    """The config against the checkpoint's variables (encoder layers, embedding width)."""
+    prefix = weights.backbone_prefix()
+    layers = encoder_layer_indices(weights.keys(), "^" + re.escape(prefix) + r"encoder/layer_(\d+)/")
+    embedding = f"{prefix}embeddings/word_embeddings"
+    hidden_size = int(weights.shape(embedding)[-1]) if embedding in weights.keys() else None
+    check_config_matches_weights(values, label, weights.label, layers=layers or None, hidden_size=hidden_size)
 
 
 def _guess_lowercase(folder):
@@ -188,7 +213,7 @@ def from_tf_checkpoint(ckpt_prefix, config=None, dtype=None, **overrides):
     from tfbert.model import BERT
 
     weights = CheckpointWeights(ckpt_prefix)
-    config, config_label = _read_config(config, weights.prefix)
+    config, config_label = _read_config(config, weights.prefix, weights)
     config = apply_overrides(config, overrides, config_label)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     bert = BERT(config, **kwargs)

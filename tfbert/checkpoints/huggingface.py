@@ -35,7 +35,7 @@ import numpy as np
 
 from tfbert.checkpoints.report import assign, relative_variables
 from tfbert.checkpoints.vocabulary import model_vocabulary, write_tokens
-from tfbert.config import BertConfig
+from tfbert.config import BertConfig, read_json_object
 from tfbert.fileio import atomic_directory
 
 CONFIG_FILE = "config.json"
@@ -235,15 +235,28 @@ def read_config(directory):
         raise FileNotFoundError(
             f"{path} is missing: a Hugging Face BERT directory needs {CONFIG_FILE} beside {SAFETENSORS_FILE}."
         )
-    with open(path, encoding="utf-8") as f:
-        try:
-            values = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{path}: not valid JSON ({e}).") from None
+    values = read_json_object(path)
     model_type = values.get("model_type", "bert")
     if model_type != "bert":
         raise ValueError(f"{path} describes a {model_type!r} model; tfbert loads BERT checkpoints (model_type 'bert').")
     return BertConfig.from_json(path)
+
+
+def check_config(directory):
+    """``config.json`` against the weights' headers (encoder layers, hidden width), before the model is built."""
+    from tfbert.checkpoints.overrides import check_config_matches_weights, encoder_layer_indices
+
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return  # read_config reports it
+    values = read_json_object(path)
+    with HuggingFaceWeights(directory) as weights:
+        names = list(weights.keys())
+        embedding = "embeddings.word_embeddings.weight"
+        hidden_size = int(weights.shape(embedding)[-1]) if embedding in weights else None
+        label = weights.label
+    layers = encoder_layer_indices(names, r"^encoder\.layer\.(\d+)\.")
+    check_config_matches_weights(values, path, label, layers=layers or None, hidden_size=hidden_size)
 
 
 def read_lowercase(directory):
@@ -251,8 +264,7 @@ def read_lowercase(directory):
     path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        value = json.load(f).get("do_lower_case")
+    value = read_json_object(path).get("do_lower_case")
     return bool(value) if value is not None else None
 
 

@@ -39,11 +39,12 @@ import os
 
 from tfbert.checkpoints import google, huggingface
 from tfbert.checkpoints.keras_hub import load_from_backbone, save_to_backbone
-from tfbert.checkpoints.overrides import SHAPE_FIELDS, apply_overrides
+from tfbert.checkpoints.overrides import (SHAPE_FIELDS, apply_overrides, check_config_matches_weights,
+                                          encoder_layer_indices)
 from tfbert.checkpoints.presets import TFBERT_METADATA_FILE, preset_vocabulary, resolve_preset
 from tfbert.checkpoints.report import LoadReport, relative_variables
 from tfbert.checkpoints.vocabulary import check_vocabulary_size, model_vocabulary
-from tfbert.config import BertConfig
+from tfbert.config import BertConfig, read_json_object
 from tfbert.fileio import atomic_directory
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def from_preset(preset, dtype=None, **overrides):
 
     kwargs = {"dtype": dtype} if dtype is not None else {}
     if fmt == "huggingface":
+        huggingface.check_config(local_dir)
         config = apply_overrides(huggingface.read_config(local_dir), overrides,
                                  os.path.join(local_dir, huggingface.CONFIG_FILE))
         bert = BERT(config, **kwargs)
@@ -81,11 +83,31 @@ def from_preset(preset, dtype=None, **overrides):
     return bert
 
 
+def preset_config(preset):
+    """The ``BertConfig`` a preset's files describe, without reading its weights (for checks up front)."""
+    local_dir, fmt = resolve_preset(preset)
+    if fmt == "huggingface":
+        return huggingface.read_config(local_dir)
+    if fmt == "google":
+        return google.read_checkpoint_config(local_dir)
+    return keras_hub_config(local_dir)[1]
+
+
+def check_sequence_length(sequence_length, config, preset, option="sequence_length"):
+    """Refuse a length beyond the model's ``max_position_embeddings`` (instead of cutting it silently)."""
+    limit = config.max_position_embeddings
+    if sequence_length is not None and int(sequence_length) > limit:
+        raise ValueError(f"{option} {sequence_length} is longer than {preset} allows (its max_position_embeddings "
+                         f"is {limit}); use {option} {limit} or less.")
+
+
 def keras_hub_config(local_dir):
     """(config path, BertConfig) of a keras-hub BertBackbone preset directory."""
     path = _require(local_dir, "config.json")
-    with open(path, encoding="utf-8") as f:
-        kh = json.load(f).get("config", {})
+    kh = read_json_object(path).get("config")
+    if not isinstance(kh, dict):
+        raise ValueError(f"{path} has no \"config\" object: the preset is incomplete or not a keras-hub BertBackbone; "
+                         "fetch it again.")
     try:
         values = dict(
             vocab_size=kh["vocabulary_size"], hidden_size=kh["hidden_dim"], num_hidden_layers=kh["num_layers"],
@@ -96,10 +118,10 @@ def keras_hub_config(local_dir):
         )
     except KeyError as e:
         raise ValueError(f"{path} lacks the BertBackbone field {e}; the preset is incomplete or not a BERT.") from None
+    _check_keras_hub_weights(local_dir, path, values)
     meta_path = os.path.join(local_dir, TFBERT_METADATA_FILE)
     if os.path.isfile(meta_path):
-        with open(meta_path, encoding="utf-8") as f:
-            meta = BertConfig.from_dict(json.load(f)["config"], strict=False)
+        meta = BertConfig.from_dict(read_json_object(meta_path).get("config") or {}, strict=False)
         disagree = [f"{k}: {getattr(meta, k)} vs {values[k]}" for k in SHAPE_FIELDS if getattr(meta, k) != values[k]]
         if disagree:
             raise ValueError(f"{meta_path} disagrees with {path} on {', '.join(disagree)}; the preset was edited "
@@ -107,6 +129,26 @@ def keras_hub_config(local_dir):
         values = meta.to_dict()
         path = meta_path
     return path, BertConfig.from_dict(values)
+
+
+def _check_keras_hub_weights(local_dir, config_path, values):
+    """The preset's config against its weights file (layer groups and embedding width, read from the h5 file)."""
+    import h5py
+
+    weights_path = os.path.join(local_dir, KERAS_HUB_WEIGHTS)
+    if not os.path.isfile(weights_path):
+        return  # _require reports it
+    try:
+        with h5py.File(weights_path, "r") as f:
+            groups = list(f["layers"].keys()) if "layers" in f else []
+            embedding = f.get("layers/reversible_embedding/vars/0")
+            hidden_size = int(embedding.shape[-1]) if embedding is not None else None
+    except OSError:
+        return  # unreadable: keras-hub's load reports the file as truncated or corrupt
+    # Keras names the backbone's TransformerEncoder layers transformer_encoder, transformer_encoder_1, ...
+    layers = encoder_layer_indices([g if g != "transformer_encoder" else "transformer_encoder_0" for g in groups],
+                                   r"^transformer_encoder_(\d+)$")
+    check_config_matches_weights(values, config_path, weights_path, layers=layers or None, hidden_size=hidden_size)
 
 
 def save_preset(bert, directory, vocabulary=None, lowercase=None, overwrite=False):

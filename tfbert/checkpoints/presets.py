@@ -131,11 +131,9 @@ def detect_format(directory):
     """``"keras_hub"``, ``"huggingface"`` or ``"google"`` from the files in ``directory``."""
     config_path = os.path.join(directory, "config.json")
     if os.path.isfile(config_path):
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                config = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{config_path}: not valid JSON ({e}); the preset is corrupt, fetch it again.") from None
+        from tfbert.config import read_json_object
+
+        config = read_json_object(config_path)
         if "registered_name" in config or "class_name" in config:
             name = config.get("registered_name") or config.get("class_name")
             if not str(name).endswith("BertBackbone"):
@@ -157,8 +155,9 @@ def preset_vocabulary(local_dir, fmt):
         lowercase = None
         tokenizer_config = os.path.join(local_dir, "tokenizer.json")
         if os.path.isfile(tokenizer_config):
-            with open(tokenizer_config, encoding="utf-8") as f:
-                lowercase = json.load(f).get("config", {}).get("lowercase")
+            from tfbert.config import read_json_object
+
+            lowercase = (read_json_object(tokenizer_config).get("config") or {}).get("lowercase")
         return (vocab if os.path.isfile(vocab) else None), lowercase
     if fmt == "huggingface":
         from tfbert.checkpoints.huggingface import VOCAB_FILE, read_lowercase

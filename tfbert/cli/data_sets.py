@@ -102,11 +102,12 @@ def table_columns(path, text_column, label_column, text_pair_column, *, delimite
             return given
         found = next((c for c in usual if c in header), None)
         if found is None and required:
-            raise KeyError(f"{path}: no {role} column among {header}; name it with {flag(role.replace(' ', '_'))}.")
+            option = flag(role.replace(" ", "_") + "_column")
+            raise KeyError(f"{path}: no {role} column among {header}; name it with {option}.")
         return found
 
-    return (pick(text_column, _TEXT_COLUMNS, "text column"), pick(label_column, label_usual, "label column"),
-            pick(text_pair_column, _PAIR_COLUMNS, "text pair column", required=pair_required))
+    return (pick(text_column, _TEXT_COLUMNS, "text"), pick(label_column, label_usual, "label"),
+            pick(text_pair_column, _PAIR_COLUMNS, "text pair", required=pair_required))
 
 
 # ---- table files read by content: the delimiter found and announced ---------------------------

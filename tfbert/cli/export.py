@@ -44,11 +44,14 @@ def register(subparsers):
 
 def run(args):
     """Run `tfbert export` with the parsed arguments; return the exit code."""
-    from tfbert.export import export_saved_model
+    from tfbert.export import export_saved_model, next_version
 
-    model, _ = load_model_source(args.source)
     name = os.path.splitext(os.path.basename(os.path.normpath(args.source)))[0]
     export_dir = args.export_dir or os.path.join("saved_models", name)
+    if args.version is not None and os.path.exists(os.path.join(export_dir, str(args.version))) and not args.overwrite:
+        raise FileExistsError(f"{os.path.join(export_dir, str(args.version))} already exists; pass --overwrite to "
+                              f"replace it, or --version {next_version(export_dir)} (the next free version).")
+    model, _ = load_model_source(args.source)
     path = export_saved_model(model, export_dir, version=args.version, sequence_length=args.max_seq_len,
                               overwrite=args.overwrite, warmup=args.warmup, xla=args.xla)
     print(f"exported {args.source} to {path}")

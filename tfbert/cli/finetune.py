@@ -16,6 +16,7 @@ from tfbert.cli.options import (OPTIONS, UsageError, add_distribute_options, add
 from tfbert.cli.policy import apply_policy, check_policy
 from tfbert.runs import (CHECKPOINT_EVERY, MODEL_FILE, callbacks_for, progress_verbosity, training_length,
                          write_history_plot)
+from tfbert.cli.errors import notice
 from tfbert.cli.sources import save_keras
 from tfbert.cli.tasks import TASK_DEFAULTS, TASK_FIXED, TASK_HELP, TASKS, add_task_options
 
@@ -74,7 +75,7 @@ def run(args):
 
     with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
         run, settings, splits = start_worker_run(args, "finetune", FINETUNE_DEFAULTS, FINETUNE_FIXED,
-                                                 check=_check_settings)
+                                                 check=lambda s: _check_settings(s, args.max_seq_len is not None))
         with run:  # holds the run's lock; a start that fails before its first checkpoint leaves nothing behind
             return _finetune(args, run, settings, splits)
 
@@ -97,16 +98,18 @@ def _finetune(args, run, settings, splits):
     known = int(train_ds.cardinality())
     epochs, steps_per_epoch = training_length(run, settings, known if known > 0 else
                                               math.ceil(len(train) / settings["batch_size"]))
+    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
     with args.distribute_strategy.scope():
-        trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+        trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     validation = splits["validation"]
     print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} {task.unit} "
           f"({task.describe(train)}); {len(validation) if validation is not None else 'none'} for validation; "
-          f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
+          f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(
         trainee, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
         restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
         validation_data=None if validation is None else task.batches(validation, model, settings["batch_size"]),
+        total_steps=total_steps,
     )
     save_keras(model, run.file(MODEL_FILE))
     run.update_record(model=MODEL_FILE, finished=True)
@@ -122,7 +125,7 @@ def _finetune(args, run, settings, splits):
     return 0
 
 
-def _check_settings(settings):
+def _check_settings(settings, explicit_length=True):
     """Load the data and find the preset before the run directory is written; return the splits."""
     from tfbert.checkpoints.presets import resolve_preset
 
@@ -137,4 +140,25 @@ def _check_settings(settings):
         raise ValueError(f"{settings['data']} holds no training examples after the held-out splits; "
                          "give a data set with labelled rows.")
     resolve_preset(settings["preset"])  # fetches an offline preset once, or says how to get it
+    _check_max_seq_len(settings, explicit_length)
     return splits
+
+
+def _check_max_seq_len(settings, explicit=True):
+    """--max-seq-len within the preset's max_position_embeddings, before anything is written.
+
+    A length the user gave is refused when too long; the default is lowered to the
+    model's limit, said on stderr and recorded in run.json (settings are stored after this check).
+    """
+    from tfbert.checkpoints.loading import check_sequence_length, preset_config
+
+    config = preset_config(settings["preset"])
+    if not explicit and settings["max_seq_len"] > config.max_position_embeddings:
+        settings["max_seq_len"] = config.max_position_embeddings
+        notice(f"--max-seq-len {settings['max_seq_len']}: the longest {settings['preset']} allows "
+               "(its max_position_embeddings)")
+        return
+    try:
+        check_sequence_length(settings["max_seq_len"], config, settings["preset"], option="--max-seq-len")
+    except ValueError as e:
+        raise UsageError(str(e)) from None

@@ -17,6 +17,7 @@ Example:
 
 import argparse
 import difflib
+import math
 import os
 import re
 import textwrap
@@ -39,13 +40,15 @@ def positive_int(text):
 
 
 def positive_float(text):
-    """argparse type: a number > 0."""
+    """argparse type: a finite number > 0 (``inf`` and ``nan`` would train a model to NaN)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 
@@ -172,7 +175,44 @@ class UsageError(Exception):
     """A bad command line (exit code 2)."""
 
 
+# Option values that are negative numbers, in every spelling ``float`` reads ("-1e-4", "-.5", "-inf").
+# argparse's own pattern knows only "-1" and "-1.5" and takes "-1e-4" for an option, which made
+# `--learning-rate -1e-4` fail with "expected one argument" instead of being refused as a value.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
 class CommandParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse consults this (undocumented) attribute to tell negative numbers from options; no
+        # tfbert option looks like a number, so every number-shaped word is a value.
+        self._negative_number_matcher = NEGATIVE_NUMBER
+
+    def parse_known_args(self, args=None, namespace=None):
+        try:
+            return super().parse_known_args(args, namespace)
+        except UsageError as error:
+            if "the following arguments are required" not in str(error):
+                raise
+            # argparse checks required options before unknown ones: report the unknown option, the
+            # likelier mistake (`--bogus` used to be answered with "required: -o/--output-dir").
+            unknown = self._unknown_options(args)
+            if unknown:
+                self.error(f"unrecognized arguments: {' '.join(unknown)}")
+            raise
+
+    def _unknown_options(self, args):
+        required = [action for action in self._actions if action.required]
+        for action in required:
+            action.required = False
+        try:
+            return super().parse_known_args(args, None)[1]
+        except UsageError:
+            return []
+        finally:
+            for action in required:
+                action.required = True
+
     def error(self, message):
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if match:

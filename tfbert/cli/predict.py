@@ -11,6 +11,7 @@ Example:
 True
 """
 
+import io
 import json
 import os
 import re
@@ -47,14 +48,15 @@ def run(args):
     """Run `tfbert predict` with the parsed arguments; return the exit code."""
     records = records_from_args(args)  # qa / multiple choice / JSON lines inputs
     if records is not None:
+        records = [_readable_values(r) for r in records]
         if args.texts:
             raise UsageError("give either TEXT arguments or --question/--context/--choice/--input, not both")
         return _predict_records(args, records)
-    texts = list(args.texts)
+    texts = [readable_text(t) for t in args.texts]
     if not texts:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give texts to predict, or pipe them in one per line (see `tfbert predict --help`)")
-        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        texts = [line.rstrip("\r\n") for line in io.StringIO(read_stdin(), newline="") if line.strip()]
         if not texts:
             raise ValueError("standard input held no text to predict.")
     batch_size = args.batch_size or 32
@@ -75,6 +77,34 @@ def run(args):
     for text, row in zip(texts, rows):
         print(json.dumps({"text": text, **row}) if args.json else f"{_summary(row)}\t{text}")
     return 0
+
+
+def readable_text(text):
+    """A command-line text as valid Unicode: undecodable bytes (which Python keeps in ``sys.argv`` as
+    lone surrogates) and any other lone surrogate become U+FFFD, as invalid UTF-8 does everywhere in tfbert."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
+
+
+def read_stdin():
+    """Standard input as text, invalid UTF-8 replaced by U+FFFD (a strict decoder would fail the whole batch)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes underneath (tests, embedding applications)
+        return readable_text(sys.stdin.read())
+    return stream.read().decode("utf-8", "replace")
+
+
+def _readable_values(value):
+    """``readable_text`` on every string of a record (lists and dicts too)."""
+    if isinstance(value, str):
+        return readable_text(value)
+    if isinstance(value, list):
+        return [_readable_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _readable_values(v) for k, v in value.items()}
+    return value
 
 
 def _predict_records(args, records, model=None):

@@ -24,7 +24,7 @@ from tfbert.cli.sources import save_keras
 
 
 PRETRAIN_DEFAULTS = dict(
-    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=1000, batch_size=32,
+    preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
     random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None,
 )
@@ -32,6 +32,7 @@ PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size
                   "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask",
                   "dropout")
 PRESET_DIR = "preset"
+DEFAULT_STEPS = 1000  # when neither --steps nor --epochs is given (a default of --steps would override --epochs)
 
 
 def register(subparsers):
@@ -63,7 +64,7 @@ def register(subparsers):
                    help=f"size of the learned vocabulary (default: {d['vocab_size']})")
     length = p.add_mutually_exclusive_group()
     add_option(length, "epochs")
-    add_option(length, "steps", help=with_default("steps", d["steps"]))
+    add_option(length, "steps", help=with_default("steps", DEFAULT_STEPS))
     add_training_options(p, d)
     add_distribute_options(p)
     p.add_argument("--max-predictions", type=positive_int, metavar="N",
@@ -105,11 +106,13 @@ def read_documents(path):
     return documents
 
 
-def _check_settings(settings):
+def _check_settings(settings, explicit_length=True):
     from tfbert.checkpoints.presets import resolve_preset
     from tfbert.config import SIZES
 
     check_policy(settings)  # a policy this machine cannot run is refused before anything is written
+    if settings["steps"] is None and settings["epochs"] is None:
+        settings["steps"] = DEFAULT_STEPS  # stored in run.json with the other settings
     if settings["data"] is None:
         raise UsageError("pretrain needs --corpus (see `tfbert pretrain --help`)")
     if settings["preset"] is None and settings["config"] not in SIZES:
@@ -124,6 +127,9 @@ def _check_settings(settings):
     documents = read_documents(settings["data"])
     if settings["preset"] is not None:
         resolve_preset(settings["preset"])
+        from tfbert.cli.finetune import _check_max_seq_len
+
+        _check_max_seq_len(settings, explicit_length)
     return documents
 
 
@@ -133,7 +139,7 @@ def run(args):
 
     with worker_run(args):  # the tf.distribute strategy first; a non-chief worker's private folder removed after
         run, settings, documents = start_worker_run(args, "pretrain", PRETRAIN_DEFAULTS, PRETRAIN_FIXED,
-                                                    check=_check_settings)
+                                                    check=lambda s: _check_settings(s, args.max_seq_len is not None))
         # the run's lock (a start that fails before its first checkpoint leaves nothing behind); the model is
         # built in the strategy's scope: --batch-size is the global batch, the schedule counts global steps
         with run, args.distribute_strategy.scope():
@@ -188,12 +194,13 @@ def _pretrain(args, run, settings, documents):
     num = len(instances["token_ids"])
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
     data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=epochs * steps_per_epoch)
+    total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
-          f"{epochs} epoch(s) of {steps_per_epoch} steps, batch size {settings['batch_size']}")
+          f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
                   restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run),
-                  verbose=progress_verbosity())
+                  verbose=progress_verbosity(), total_steps=total_steps)
     save_keras(model, run.file(MODEL_FILE))
     model.backbone.save_preset(run.file(PRESET_DIR), vocabulary=tokenizer.vocabulary, lowercase=tokenizer.lowercase,
                                overwrite=True)

@@ -38,10 +38,16 @@ def load_model_source(source):
 
 
 def load_keras(path):
+    import zipfile
+
     import keras
 
     import tfbert.tasks  # noqa: F401  (registers the task classes for deserialization)
 
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        # Keras answers "File not found" for a file that exists but is cut short or damaged.
+        raise ValueError(f"{path} is truncated or corrupt (a .keras file is a zip archive, and this one does not "
+                         f"read as one, {os.path.getsize(path):,} bytes); save the model again, or retrain the run.")
     return keras.saving.load_model(path)
 
 

@@ -74,7 +74,7 @@ def read_conll(path, tag_column=-1, word_column=0, iob_tags=True, encoding="utf-
         words.clear()
         tags.clear()
 
-    with open(path, encoding=encoding) as f:
+    with open(path, encoding=encoding, errors="replace") as f:  # invalid UTF-8 -> U+FFFD, as everywhere
         for number, line in enumerate(f, start=1):
             fields = line.split()
             if not fields:

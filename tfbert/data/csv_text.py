@@ -58,7 +58,8 @@ def open_text(path, encoding="utf-8-sig"):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Data file not found: {path!r}.")
     _, opener = _split_compression(path)
-    return opener(path, "rt", encoding=encoding, newline="")
+    # Invalid UTF-8 becomes U+FFFD (which the tokenizer drops), as for every other text input.
+    return opener(path, "rt", encoding=encoding, errors="replace", newline="")
 
 
 def default_delimiter(path):

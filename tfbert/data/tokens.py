@@ -27,6 +27,8 @@ the window where it has the most context:
 import numpy as np
 import tensorflow as tf
 
+from tfbert.preprocessing.tokenizer import to_utf8
+
 
 def _batches(texts, batch_size):
     texts = [texts] if isinstance(texts, str) else list(texts)
@@ -41,7 +43,7 @@ def tokenize_texts(tokenizer, texts, batch_size=512):
     """Per text: a dict of int32 numpy arrays ``token_ids``, ``start_offsets``, ``end_offsets``, ``word_ids``."""
     rows = []
     for chunk in _batches(texts, batch_size):
-        out = tokenizer.tokenize_batch(tf.constant(chunk, tf.string))
+        out = tokenizer.tokenize_batch(tf.constant([to_utf8(t) for t in chunk], tf.string))  # lone surrogates -> U+FFFD
         columns = {k: out[k].to_list() for k in ("token_ids", "start_offsets", "end_offsets", "word_ids")}
         for i in range(len(chunk)):
             rows.append({k: np.asarray(v[i], "int32") for k, v in columns.items()})

@@ -54,6 +54,8 @@ TRUNCATION_STRATEGIES = ("round_robin", "longest_first")
 PAD_MULTIPLE = 8
 CHARS_PER_POSITION = 100
 OFFSET_KEYS = ("start_offsets", "end_offsets", "word_ids")
+MIN_SINGLE_LENGTH = 3  # [CLS] a [SEP], one token of text
+MIN_PAIR_LENGTH = 5    # [CLS] a [SEP] b [SEP], one token of each
 
 
 @register
@@ -92,11 +94,12 @@ class BertPreprocessor(keras.layers.Layer):
             raise ValueError(f"truncate must be one of {TRUNCATION_STRATEGIES}, got {truncate!r}.")
         if not _positive_int(max_sequence_length) or max_sequence_length < 3:
             raise ValueError(f"max_sequence_length must be an integer >= 3, got {max_sequence_length!r}.")
-        if sequence_length is not None and (not _positive_int(sequence_length) or sequence_length < 2
+        if sequence_length is not None and (not _positive_int(sequence_length) or sequence_length < MIN_SINGLE_LENGTH
                                             or sequence_length > max_sequence_length):
-            raise ValueError(f"sequence_length must be None or an integer in [2, max_sequence_length="
-                             f"{max_sequence_length}], got {sequence_length!r}. Raise max_sequence_length "
-                             "if the model has more positions.")
+            raise ValueError(f"sequence_length must be None or an integer in [{MIN_SINGLE_LENGTH}, max_sequence_length="
+                             f"{max_sequence_length}], got {sequence_length!r}: [CLS] text [SEP] needs at least "
+                             f"{MIN_SINGLE_LENGTH} (text pairs {MIN_PAIR_LENGTH}). Raise max_sequence_length if the "
+                             "model has more positions.")
         if max_input_chars == "default":
             max_input_chars = CHARS_PER_POSITION * max_sequence_length
         if max_input_chars is not None and not _positive_int(max_input_chars):
@@ -132,6 +135,11 @@ class BertPreprocessor(keras.layers.Layer):
                 raise ValueError(f"Pass one batch of texts or a pair (text_a, text_b); got a tuple of {len(inputs)}.")
             segments = [_as_string_tensor(x, f"text_{name}") for x, name in zip(inputs, "ab")]
             a, b = segments
+            length = self.sequence_length or self.max_sequence_length
+            if length < MIN_PAIR_LENGTH:  # the second text would be dropped whole
+                raise ValueError(f"a text pair needs sequence_length >= {MIN_PAIR_LENGTH} ([CLS] a [SEP] b [SEP] with "
+                                 f"one token of each), but this preprocessor has {length}; build it with "
+                                 f"sequence_length={MIN_PAIR_LENGTH} or more.")
             if a.shape.rank != b.shape.rank:
                 raise ValueError(f"text_a and text_b must both be single strings or both batches [B]; got shapes "
                                  f"{a.shape} and {b.shape}.")

@@ -122,6 +122,38 @@ def _rows(mask):
     return tf.reshape(tf.where(mask), [-1])
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def to_utf8(text):
+    """``text`` as UTF-8 bytes; lone surrogates in a ``str`` become U+FFFD (bytes pass unchanged).
+
+    A Python ``str`` may hold lone surrogates (``sys.argv`` and ``os`` APIs carry
+    undecodable bytes as U+DC80..U+DCFF; broken JSON or string slicing make
+    others) that UTF-8 cannot encode, and TensorFlow then fails the whole batch
+    with "Error converting unicode string". Each one is replaced by U+FFFD, one
+    per code point, so code-point offsets into ``text`` stay right; the
+    tokenizer drops U+FFFD as it drops invalid UTF-8 bytes.
+
+    Example:
+    >>> to_utf8("caf\\udce9 ok"), to_utf8(b"\\xff ok")
+    (b'caf\\xef\\xbf\\xbd ok', b'\\xff ok')
+    """
+    if isinstance(text, bytes):
+        return text
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")
+
+
+def _strings_constant(values, **kwargs):
+    """tf.constant of strings (a str, bytes or nested lists of them) with lone surrogates made U+FFFD."""
+    def clean(value):
+        return [clean(v) for v in value] if isinstance(value, list) else to_utf8(value) if isinstance(value, str) else value
+    return tf.constant(clean(values), tf.string, **kwargs)
+
+
 def _as_string_tensor(inputs, what="inputs"):
     """A tf.string tensor of rank 0 or 1 from strings, lists, numpy arrays or tensors."""
     if inputs is None:
@@ -129,13 +161,13 @@ def _as_string_tensor(inputs, what="inputs"):
     if isinstance(inputs, tf.RaggedTensor):
         raise TypeError(f"{what} is a RaggedTensor; pass a 1-D batch of strings [B] (or one string).")
     if isinstance(inputs, (str, bytes)):
-        return tf.constant(inputs, tf.string)
+        return _strings_constant(inputs)
     if isinstance(inputs, (list, tuple)):
         bad = [type(x).__name__ for x in inputs if not isinstance(x, (str, bytes))]
         if bad:
             raise TypeError(f"{what} must hold only strings; found {bad[0]}"
                             f"{' (a nested list: pass a flat batch [B])' if bad[0] in ('list', 'tuple') else ''}.")
-        inputs = tf.constant(list(inputs), tf.string, shape=[len(inputs)])
+        inputs = _strings_constant(list(inputs), shape=[len(inputs)])
     elif isinstance(inputs, np.ndarray):
         if inputs.dtype.kind not in "USO":
             raise TypeError(f"{what} has dtype {inputs.dtype}; expected strings (tf.string), not token ids or numbers.")
@@ -143,7 +175,7 @@ def _as_string_tensor(inputs, what="inputs"):
             bad = [type(x).__name__ for x in inputs.reshape(-1) if not isinstance(x, (str, bytes))]
             if bad:
                 raise TypeError(f"{what} must hold only strings; found {bad[0]}.")
-        inputs = tf.constant(inputs.tolist() if inputs.ndim else inputs.item(), tf.string)
+        inputs = _strings_constant(inputs.tolist() if inputs.ndim else inputs.item())
     elif not tf.is_tensor(inputs):
         raise TypeError(f"{what} has type {type(inputs).__name__}; expected a string, a list of strings or a "
                         "tf.string tensor [B].")
@@ -385,6 +417,8 @@ class BertTokenizer(keras.layers.Layer):
         unknown = [k for k in keys if k not in ALL_KEYS]
         if unknown:
             raise ValueError(f"Unknown output keys {unknown}; choose from {ALL_KEYS}.")
+        if not tf.is_tensor(strings):  # Python strings: lone surrogates become U+FFFD here
+            strings = _as_string_tensor(strings, "strings")
         if not tf.executing_eagerly():
             return self._tokenize_batch(strings, max_input_chars, keys)
         cache_key = (max_input_chars, keys)

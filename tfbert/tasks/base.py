@@ -151,8 +151,10 @@ class BertTask(StrategyFixes, keras.Model):
         backbone = BERT.from_preset(preset)
         tokenizer = BertTokenizer.from_preset(preset)
         options = {"max_sequence_length": backbone.config.max_position_embeddings, **(preprocessor_kwargs or {})}
-        if sequence_length is not None:
-            sequence_length = min(int(sequence_length), options["max_sequence_length"])
+        if sequence_length is not None:  # beyond the model's positions: an error, not a silent cut
+            from tfbert.checkpoints.loading import check_sequence_length
+
+            check_sequence_length(sequence_length, backbone.config, preset)
         preprocessor = BertPreprocessor(tokenizer, sequence_length=sequence_length, **options)
         return backbone, preprocessor
 
