@@ -57,6 +57,12 @@ class BERT(keras.Model):
             for i in range(c.num_hidden_layers)
         ]
         self.pooler = BertPooler(c.hidden_size, c.initializer_range, dtype=policy, name="pooler")
+        # Set by the checkpoint loaders (tfbert.checkpoints) and by extend_vocabulary; None for a
+        # model built from a config. The writers (save_preset, save_huggingface,
+        # save_tf_checkpoint) reuse the source's vocabulary and casing.
+        self.load_report = None        # LoadReport: loaded / newly initialised / unused / skipped
+        self.source_vocabulary = None  # list of tokens (or a vocab.txt path) that came with the weights
+        self.source_lowercase = None   # whether that vocabulary is uncased
         self.build()
 
     def build(self, input_shape=None):

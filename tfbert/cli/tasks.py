@@ -153,6 +153,26 @@ class RegressionTask(ClassificationTask):
 
 
 # ---- named entities ------------------------------------------------------------------------------
+CONLL_FILE = "CoNLL file (word ... tag per line, blank line between sentences)"
+
+
+def tfds_train_validation(data, tfds_name, task, file_kind):
+    """The train and validation splits of the tfds data set ``tfds_name`` that ``--data`` names.
+
+    Any other ``--data`` value is a file that does not exist; offline, the
+    error says to use a local ``file_kind`` instead.
+    """
+    if data != tfds_name:
+        raise FileNotFoundError(f"{task} data file not found: {data}. Give a {file_kind} or the tfds name "
+                                f"{tfds_name}.")
+    from tfbert.data import load_tfds
+
+    try:
+        return load_tfds(data, "train"), load_tfds(data, "validation")
+    except ConnectionError as e:
+        raise ConnectionError(f"{one_line(e, hint=False).split('. Offline')[0]}. Use a local {file_kind}.") from e
+
+
 class TaggingTask:
     """``--task ner``: words -> one tag per word, CoNLL files (``BertTokenClassifier``)."""
 
@@ -161,16 +181,7 @@ class TaggingTask:
 
     def splits(self, settings):
         def named(data):
-            if data != "conll2003":
-                raise FileNotFoundError(f"NER data file not found: {data}. Give a CoNLL file (word ... tag per "
-                                        "line, blank line between sentences) or the tfds name conll2003.")
-            from tfbert.data import load_tfds
-
-            try:
-                return load_tfds(data, "train"), load_tfds(data, "validation")
-            except ConnectionError as e:
-                raise ConnectionError(f"{one_line(e, hint=False).split('. Offline')[0]}. Use a local CoNLL "
-                                      "file (word ... tag per line, blank line between sentences).") from e
+            return tfds_train_validation(data, "conll2003", "NER", CONLL_FILE)
 
         return assemble_splits(settings, self._read_file, random_sentences, named)
 
@@ -232,12 +243,13 @@ def tag_sentences(model, sentences, batch_size, width_step=16):
     ``predict_on_batch``; ``predict_words`` pads every batch to the longest
     row of the whole set and calls the model eagerly.
     """
-    from tfbert.data.ner import encode_words, merge_chunk_tags
+    from tfbert.data.ner import encode_word_windows, merge_chunk_tags
 
     tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
     length = (getattr(model.preprocessor, "sequence_length", None)
               or min(128, model.backbone.config.max_position_embeddings))
-    features = encode_words(tokenizer, sentences, sequence_length=int(length))
+    # The same overlapping windows as predict_words: each word tagged where it has most context.
+    features = encode_word_windows(tokenizer, sentences, sequence_length=int(length))
     order = np.argsort(features.lengths, kind="stable")
     row_tags = [None] * len(order)
     for start in range(0, len(order), batch_size):
@@ -260,16 +272,7 @@ class QuestionAnsweringTask:
 
     def splits(self, settings):
         def named(data):
-            if data != "squad":
-                raise FileNotFoundError(f"QA data file not found: {data}. Give a SQuAD v1.1 JSON file or the "
-                                        "tfds name squad.")
-            from tfbert.data import load_tfds
-
-            try:
-                return load_tfds(data, "train"), load_tfds(data, "validation")
-            except ConnectionError as e:
-                raise ConnectionError(f"{one_line(e, hint=False).split('. Offline')[0]}. Use a local SQuAD v1.1 "
-                                      "JSON file.") from e
+            return tfds_train_validation(data, "squad", "QA", "SQuAD v1.1 JSON file")
 
         return assemble_splits(settings, self._read_file, _articles_split, named)
 

@@ -73,6 +73,19 @@ def _tag_ids(tags, label_names, where):
     return ids
 
 
+def _joined_words(sentences):
+    """Each sentence's words joined by single spaces, and the character start of every word there."""
+    texts, starts_of_words = [], []
+    for words in sentences:
+        starts, position = [], 0
+        for word in words:
+            starts.append(position)
+            position += len(word) + 1
+        texts.append(" ".join(words))
+        starts_of_words.append(starts)
+    return texts, starts_of_words
+
+
 def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_names=None, origins=None):
     """Word-piece rows for pre-split ``sentences`` (lists of words), with labels when ``tags`` are given.
 
@@ -96,14 +109,7 @@ def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_nam
         raise ValueError(f"sequence_length must be at least 3 ([CLS] word [SEP]), got {sequence_length}.")
     ids = special_ids(tokenizer)
     budget = sequence_length - 2
-    texts, starts_of_words = [], []
-    for words in sentences:
-        starts, position = [], 0
-        for word in words:
-            starts.append(position)
-            position += len(word) + 1
-        texts.append(" ".join(words))
-        starts_of_words.append(starts)
+    texts, starts_of_words = _joined_words(sentences)
     pieces = pieces_with_offsets(tokenizer, texts)
 
     rows = []  # (token_ids, word_ids, labels, num_words, sentence, first_word)
@@ -185,14 +191,7 @@ def encode_word_windows(tokenizer, sentences, sequence_length=128, doc_stride=No
     doc_stride = default_doc_stride(sequence_length) if doc_stride is None else int(doc_stride)
     ids = special_ids(tokenizer)
     sentences = [list(words) for words in sentences]
-    texts, starts_of_words = [], []
-    for words in sentences:
-        starts, position = [], 0
-        for word in words:
-            starts.append(position)
-            position += len(word) + 1
-        texts.append(" ".join(words))
-        starts_of_words.append(starts)
+    texts, starts_of_words = _joined_words(sentences)
     rows = []  # (token_ids, word_ids, num_words, sentence, first_word)
     for s, (words, starts, (piece_ids, piece_starts, _)) in enumerate(
             zip(sentences, starts_of_words, pieces_with_offsets(tokenizer, texts))):

@@ -143,6 +143,33 @@ class BertTask(StrategyFixes, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     # ---- presets ---------------------------------------------------------
+    #: ``sequence_length`` of the preprocessor ``from_preset`` builds (None: pad each batch to its longest).
+    preset_sequence_length = 128
+
+    @classmethod
+    def from_preset(cls, preset, sequence_length="default", **kwargs):
+        """Pretrained backbone + its tokenizer; the task head starts fresh (see ``load_report``).
+
+        ``preset`` is anything ``BERT.from_preset`` takes (an offline name such
+        as ``minilm_l6_en_uncased``, a keras-hub name or handle, a Hugging Face,
+        keras-hub or Google directory). ``sequence_length`` (default: the task's
+        ``preset_sequence_length``) may not exceed the checkpoint's positions;
+        every other keyword argument goes to the task's constructor.
+        """
+        if sequence_length == "default":
+            sequence_length = cls.preset_sequence_length
+        backbone, preprocessor = cls._backbone_and_preprocessor(
+            preset, sequence_length, preprocessor_kwargs=cls._preset_preprocessor_options(preset, kwargs))
+        model = cls(backbone, preprocessor=preprocessor, **kwargs)
+        model._report_new_head(backbone.load_report, str(preset))
+        return model
+
+    @classmethod
+    def _preset_preprocessor_options(cls, preset, kwargs):
+        """Extra ``BertPreprocessor`` options for ``from_preset``: a task may read them from the
+        preset or take (pop) its own keyword arguments out of ``kwargs``. None by default."""
+        return None
+
     @classmethod
     def _backbone_and_preprocessor(cls, preset, sequence_length=None, preprocessor_kwargs=None):
         from tfbert.model import BERT

@@ -142,14 +142,6 @@ class BertClassifier(BertTask):
         return results
 
     # ---- presets / config -----------------------------------------------
-    @classmethod
-    def from_preset(cls, preset, num_classes=2, label_names=None, sequence_length=128, dropout=0.1, **kwargs):
-        """Pretrained backbone + its tokenizer; the head starts fresh (see ``load_report``)."""
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
-        model = cls(backbone, num_classes=num_classes, preprocessor=preprocessor, label_names=label_names,
-                    dropout=dropout, **kwargs)
-        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
-        return model
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

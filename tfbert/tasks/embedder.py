@@ -115,22 +115,18 @@ class BertEmbedder(BertTask):
             return self.embed(values, batch_size=batch_size)
         return values
 
-    @classmethod
-    def from_preset(cls, preset, pooling="mean", normalize=True, max_sequence_length=None, **kwargs):
-        """Pretrained backbone + tokenizer; nothing is newly initialised (no head weights).
+    preset_sequence_length = None  # pad each batch to its longest text
 
-        Texts are padded per batch and cut at ``max_sequence_length`` tokens;
-        by default the ``max_seq_length`` of the checkpoint's
-        ``sentence_bert_config.json`` (256 for all-MiniLM-L6-v2, as
-        sentence-transformers cuts), else the backbone's positions.
-        """
+    @classmethod
+    def _preset_preprocessor_options(cls, preset, kwargs):
+        """``from_preset(..., max_sequence_length=N)`` cuts texts at N tokens; by default at the
+        ``max_seq_length`` of the checkpoint's ``sentence_bert_config.json`` (256 for
+        all-MiniLM-L6-v2, as sentence-transformers cuts), else at the backbone's positions.
+        Nothing is newly initialised: the embedder has no head weights."""
+        max_sequence_length = kwargs.pop("max_sequence_length", None)
         if max_sequence_length is None:
             max_sequence_length = _sentence_transformers_max_length(preset)
-        options = {} if max_sequence_length is None else {"max_sequence_length": int(max_sequence_length)}
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, None, preprocessor_kwargs=options)
-        model = cls(backbone, pooling=pooling, normalize=normalize, preprocessor=preprocessor, **kwargs)
-        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
-        return model
+        return {} if max_sequence_length is None else {"max_sequence_length": int(max_sequence_length)}
 
     def get_config(self):
         return {**super().get_config(), "pooling": self.pooling_mode, "normalize": self.normalize}

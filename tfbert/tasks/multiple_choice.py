@@ -115,13 +115,6 @@ class BertMultipleChoice(BertTask):
                             "probabilities": [float(p) for p in row]})
         return results
 
-    @classmethod
-    def from_preset(cls, preset, sequence_length=128, dropout=0.1, **kwargs):
-        """Pretrained backbone + its tokenizer; the head starts fresh (see ``load_report``)."""
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
-        model = cls(backbone, preprocessor=preprocessor, dropout=dropout, **kwargs)
-        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
-        return model
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout}

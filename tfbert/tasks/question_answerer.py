@@ -51,6 +51,8 @@ class BertQuestionAnswerer(BertTask):
     uses_pooler = False
     default_learning_rate = 5e-5
 
+    preset_sequence_length = 384  # question + a window of context, as SQuAD fine-tuning uses
+
     def __init__(self, backbone, preprocessor=None, doc_stride=128, max_query_length=64, max_answer_length=30,
                  n_best=20, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)
@@ -131,14 +133,6 @@ class BertQuestionAnswerer(BertTask):
         contexts = [contexts] * len(questions) if isinstance(contexts, str) else list(contexts)
         features = self.encode(questions, contexts)
         return self.answer(features, contexts, batch_size=batch_size)
-
-    @classmethod
-    def from_preset(cls, preset, sequence_length=384, **kwargs):
-        """Pretrained backbone + its tokenizer; the span head starts fresh (see ``load_report``)."""
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
-        model = cls(backbone, preprocessor=preprocessor, **kwargs)
-        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
-        return model
 
     def get_config(self):
         return {**super().get_config(), "doc_stride": self.doc_stride, "max_query_length": self.max_query_length,

@@ -173,14 +173,6 @@ class BertTokenClassifier(BertTask):
         length = getattr(self.preprocessor, "sequence_length", None)
         return int(length) if length else min(128, self.backbone.config.max_position_embeddings)
 
-    @classmethod
-    def from_preset(cls, preset, label_names=None, num_labels=None, sequence_length=128, dropout=0.1, **kwargs):
-        """Pretrained backbone + its tokenizer; the head starts fresh (see ``load_report``)."""
-        backbone, preprocessor = cls._backbone_and_preprocessor(preset, sequence_length)
-        model = cls(backbone, num_labels=num_labels, label_names=label_names, preprocessor=preprocessor,
-                    dropout=dropout, **kwargs)
-        model._report_new_head(getattr(backbone, "load_report", None), str(preset))
-        return model
 
     def get_config(self):
         return {**super().get_config(), "num_labels": self.num_labels, "label_names": self.label_names,
