@@ -7,7 +7,7 @@ PIP_FLAGS ?= --disable-pip-version-check --progress-bar off
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[test,plots]"
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[test,plots,zh]"
 	touch $@
 
 .PHONY: install test demo
