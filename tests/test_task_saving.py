@@ -56,3 +56,24 @@ def test_loaded_model_exports_like_the_original(tmp_path):
     n = int(out["num_words"][0])
     assert [t.decode() for t in out["tags"][0].numpy()[:n]] == want["tags"]
     assert [w.decode() for w in out["words"][0].numpy()[:n]] == want["words"]
+
+
+def test_a_fresh_process_loads_a_keras_file_after_a_plain_import_tfbert(tmp_path):
+    """``import tfbert`` registers every class a .keras file names (task, backbone, preprocessor and
+    tokenizer), although its public names load lazily; the command `tfbert evaluate` reads the
+    same file (tested in tests/test_cli.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    model = build("classifier", bare=False)
+    path = str(tmp_path / "classifier.keras")
+    model.save(path)
+    code = ("import keras, tfbert; m = keras.saving.load_model(%r, safe_mode=True); "
+            "print(type(m).__name__, type(m.preprocessor).__name__)" % path)
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["BertClassifier", "BertPreprocessor"]

@@ -69,3 +69,22 @@ __all__ = [
     "fit_resumable",
     "train_wordpiece_vocabulary",
 ]
+
+
+def _started_as_the_command():
+    """Whether this process is the ``tfbert`` command (console script or ``python -m tfbert``)."""
+    import sys
+
+    if sys.argv and os.path.basename(sys.argv[0]) == "tfbert":
+        return True
+    argv = list(getattr(sys, "orig_argv", ()))
+    return any(flag == "-m" and name == "tfbert" for flag, name in zip(argv, argv[1:]))
+
+
+if not _started_as_the_command():
+    # A library user: register every class a .keras file may name now, so that
+    # ``keras.saving.load_model`` reads tfbert models after a plain ``import tfbert``.
+    # The command imports them only when it loads a model (cli/sources.py), so that
+    # ``tfbert --help`` never imports TensorFlow.
+    import tfbert.tasks  # noqa: E402, F401
+

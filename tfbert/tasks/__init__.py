@@ -1,5 +1,6 @@
 """Task models: a ``BERT`` backbone plus a head, with ``compile`` defaults and raw-text helpers."""
 
+import tfbert.preprocessing  # noqa: F401  (registers BertTokenizer/BertPreprocessor, which .keras files name)
 from tfbert.tasks.classifier import BertClassifier
 from tfbert.tasks.embedder import BertEmbedder
 from tfbert.tasks.multiple_choice import BertMultipleChoice
