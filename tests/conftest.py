@@ -26,6 +26,13 @@ def tiny_config():
     return tfbert.BertConfig(**TINY)
 
 
+def save_tiny_hf_preset(path, vocabulary):
+    """A Hugging Face directory at ``path`` holding a tiny random BERT over ``vocabulary``; returns ``path``."""
+    config = tfbert.BertConfig(**{**TINY, "vocab_size": len(vocabulary)})
+    tfbert.BERT(config).save_huggingface(path, vocabulary=vocabulary, lowercase=True)
+    return path
+
+
 def random_inputs(batch=3, seq_len=10, vocab_size=64, seed=0, pad=True):
     """A batch of model inputs with pair segments and, by default, padding."""
     rng = np.random.default_rng(seed)

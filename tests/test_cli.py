@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfbert
-from conftest import REPO_ROOT, TINY
+from conftest import REPO_ROOT, TINY, save_tiny_hf_preset
 from tfbert import cli
 from tfbert.cli.errors import one_line
 from tfbert.cli.options import OPTIONS
@@ -169,10 +169,7 @@ def reviews_csv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     """A Hugging Face directory holding a tiny random BERT and its vocabulary."""
-    path = str(tmp_path_factory.mktemp("presets") / "tiny_hf")
-    config = tfbert.BertConfig(**{**TINY, "vocab_size": len(VOCAB)})
-    tfbert.BERT(config).save_huggingface(path, vocabulary=VOCAB, lowercase=True)
-    return path
+    return save_tiny_hf_preset(str(tmp_path_factory.mktemp("presets") / "tiny_hf"), VOCAB)
 
 
 # ---- bad input of finetune: each fails before anything is written ---------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfbert
-from conftest import TINY, shared_data_path
+from conftest import TINY, save_tiny_hf_preset, shared_data_path
 from tfbert import cli
 
 CONTEXT = "the tower was built in paris by gustave eiffel and it opened in the spring of that year for the fair"
@@ -34,10 +34,7 @@ def run_cli(capsys, *argv):
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     """A Hugging Face directory holding a tiny random BERT whose vocabulary has every word of the data."""
-    path = str(tmp_path_factory.mktemp("presets") / "tiny_hf")
-    config = tfbert.BertConfig(**{**TINY, "vocab_size": len(VOCAB)})
-    tfbert.BERT(config).save_huggingface(path, vocabulary=VOCAB, lowercase=True)
-    return path
+    return save_tiny_hf_preset(str(tmp_path_factory.mktemp("presets") / "tiny_hf"), VOCAB)
 
 
 def squad_json(path, articles):
