@@ -153,7 +153,7 @@ def test_from_preset_local_directories(tmp_path):
     assert BertTokenizer.from_preset(str(kh), lowercase=True)("Hello").numpy().tolist() == [15]
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="holds no vocabulary"):
+    with pytest.raises(FileNotFoundError, match="empty is not a checkpoint directory.*a tokenizer alone"):
         BertTokenizer.from_preset(str(empty))
 
 

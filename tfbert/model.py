@@ -125,25 +125,26 @@ class BERT(keras.Model):
         elif isinstance(token_ids, tf.Tensor):
             tf.debugging.assert_less_equal(tf.shape(token_ids)[1], limit, message=message)
 
-    # ---- checkpoints (loaders live in tfbert/checkpoints; imported lazily) ----
+    # ---- checkpoints (tfbert/checkpoints sits below the model and never imports it: the class is
+    # passed in; imported here on first use, so that `import tfbert.model` stays light) ----
     @classmethod
     def from_preset(cls, preset, dtype=None, **overrides):
         """Load a pretrained BERT: an offline preset name ("minilm_l6_en_uncased"), a keras-hub
         preset name, a ``kaggle://``/``hf://`` handle, or a local keras-hub / Hugging Face /
         Google directory. ``overrides`` are BertConfig fields (dropout, ...) that must not
         contradict the weights. The result carries ``load_report``.
-        See ``tfbert.checkpoints.loading``."""
-        from tfbert.checkpoints.loading import from_preset
+        See ``tfbert.checkpoints.loaders``."""
+        from tfbert.checkpoints.loaders import get_preset_loader
 
-        return from_preset(preset, dtype=dtype, **overrides)
+        return get_preset_loader(preset).load_backbone(cls, dtype=dtype, **overrides)
 
     @classmethod
     def from_tf_checkpoint(cls, ckpt_prefix, config=None, dtype=None, **overrides):
         """Load an original google-research/bert checkpoint (``.../bert_model.ckpt``); ``config``
         defaults to the ``bert_config.json`` beside it. See ``tfbert.checkpoints.google``."""
-        from tfbert.checkpoints.google import from_tf_checkpoint
+        from tfbert.checkpoints.google import load_tf_checkpoint
 
-        return from_tf_checkpoint(ckpt_prefix, config=config, dtype=dtype, **overrides)
+        return load_tf_checkpoint(cls, ckpt_prefix, config=config, dtype=dtype, **overrides)
 
     def save_preset(self, directory, vocabulary=None, lowercase=None, overwrite=False):
         """Write a keras-hub preset (config, weights, vocabulary) that ``BERT.from_preset`` and
@@ -166,7 +167,7 @@ class BERT(keras.Model):
         return save_huggingface(self, directory, vocabulary=vocabulary, lowercase=lowercase,
                                 mlm_head=mlm_head, nsp_head=nsp_head, overwrite=overwrite)
 
-    # ---- vocabulary extension (tfbert/vocabulary_extension.py; imported lazily) ----
+    # ---- vocabulary extension (tfbert/vocabulary_extension.py, below the model; imported on first use) ----
     def extend_vocabulary(self, tokenizer, new_tokens, mlm_head=None, noise_scale=0.1, seed=0):
         """Append ``new_tokens`` to the vocabulary in place (word embeddings, config, tied MLM bias
         when ``mlm_head`` is given; old rows unchanged) and return the extended ``BertTokenizer``.

@@ -13,14 +13,14 @@ reported as such. :func:`save_tf_checkpoint` writes the same layout back.
 Example:
 >>> import os, tempfile
 >>> from tfbert import BERT, BertConfig
->>> from tfbert.checkpoints.google import save_tf_checkpoint, from_tf_checkpoint
+>>> from tfbert.checkpoints.google import save_tf_checkpoint
 >>> cfg = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
 ...                  intermediate_size=32, max_position_embeddings=32)
 >>> prefix = os.path.join(tempfile.mkdtemp(), "bert_model.ckpt")
 >>> save_tf_checkpoint(BERT(cfg), prefix)
 >>> sorted(os.listdir(os.path.dirname(prefix)))
 ['bert_config.json', 'bert_model.ckpt.data-00000-of-00001', 'bert_model.ckpt.index']
->>> len(from_tf_checkpoint(prefix).load_report.loaded)
+>>> len(BERT.from_tf_checkpoint(prefix).load_report.loaded)
 39
 """
 
@@ -191,7 +191,7 @@ def _check_config(values, label, weights):
     check_config_matches_weights(values, label, weights.label, layers=layers or None, hidden_size=hidden_size)
 
 
-def _guess_lowercase(folder):
+def guess_lowercase(folder):
     """Google's release folders say it: ``uncased_L-12_H-768_A-12`` vs ``cased_L-12_H-768_A-12``."""
     name = os.path.basename(os.path.abspath(folder)).lower()
     if "uncased" in name:
@@ -199,10 +199,13 @@ def _guess_lowercase(folder):
     return False if "cased" in name else None
 
 
-def from_tf_checkpoint(ckpt_prefix, config=None, dtype=None, **overrides):
-    """Build a ``BERT`` from a google-research/bert checkpoint; ``model.load_report`` says what loaded.
+def load_tf_checkpoint(cls, ckpt_prefix, config=None, dtype=None, **overrides):
+    """Build a ``cls`` (``tfbert.BERT``) from a google-research/bert checkpoint (``BERT.from_tf_checkpoint``).
+
+    ``model.load_report`` says what loaded.
 
     Args:
+        cls: the model class, called as ``cls(config, dtype=...)``.
         ckpt_prefix: e.g. ``".../bert_model.ckpt"``, or the directory holding it.
         config: path of ``bert_config.json`` (default: the one beside the
             checkpoint), a ``BertConfig`` or a dict.
@@ -210,13 +213,11 @@ def from_tf_checkpoint(ckpt_prefix, config=None, dtype=None, **overrides):
         **overrides: BertConfig fields to change, e.g. ``hidden_dropout_prob``;
             fields that fix weight shapes must agree with the checkpoint.
     """
-    from tfbert.model import BERT
-
     weights = CheckpointWeights(ckpt_prefix)
     config, config_label = _read_config(config, weights.prefix, weights)
     config = apply_overrides(config, overrides, config_label)
     kwargs = {"dtype": dtype} if dtype is not None else {}
-    bert = BERT(config, **kwargs)
+    bert = cls(config, **kwargs)
     pairs = backbone_pairs(config.num_hidden_layers, weights.backbone_prefix())
     report = assign(relative_variables(bert), weights, pairs, weights.label, _transforms(pairs))
     report.skipped = list(weights.skipped)
@@ -227,7 +228,7 @@ def from_tf_checkpoint(ckpt_prefix, config=None, dtype=None, **overrides):
     if os.path.isfile(vocab):
         check_vocabulary_size(vocab, config.vocab_size, weights.label)
     bert.source_vocabulary = vocab if os.path.isfile(vocab) else None
-    bert.source_lowercase = _guess_lowercase(folder)
+    bert.source_lowercase = guess_lowercase(folder)
     bert.load_report = report
     logger.info("%s", report)
     return bert

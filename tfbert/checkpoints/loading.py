@@ -1,9 +1,9 @@
-"""Loading and saving whole presets: ``BERT.from_preset``, ``bert.save_preset`` and the pretraining heads.
+"""The keras-hub side of presets and the pieces the loaders share: ``bert.save_preset``, the pretraining heads.
 
-``from_preset`` resolves the preset (:mod:`tfbert.checkpoints.presets`), lets
-keras-hub's preset machinery build its ``BertBackbone`` from it (keras-hub
-converts Hugging Face safetensors itself) and copies the weights across with
-the table in :mod:`tfbert.checkpoints.keras_hub`. The numerics come from the
+``BERT.from_preset`` goes through :func:`tfbert.checkpoints.loaders.get_preset_loader`, whose
+keras-hub and Hugging Face loaders use this module: keras-hub's preset machinery builds its
+``BertBackbone`` (keras-hub converts Hugging Face safetensors itself) and the weights are copied
+across with the table in :mod:`tfbert.checkpoints.keras_hub`. The numerics come from the
 *source* config, not from keras-hub's backbone, which hard-codes the tanh GELU:
 
 * Hugging Face directories: ``hidden_act`` and ``layer_norm_eps`` of ``config.json``
@@ -39,11 +39,10 @@ import os
 
 from tfbert.checkpoints import google, huggingface
 from tfbert.checkpoints.keras_hub import load_from_backbone, save_to_backbone
-from tfbert.checkpoints.overrides import (SHAPE_FIELDS, apply_overrides, check_config_matches_weights,
-                                          encoder_layer_indices)
-from tfbert.checkpoints.presets import TFBERT_METADATA_FILE, preset_vocabulary, resolve_preset
+from tfbert.checkpoints.overrides import SHAPE_FIELDS, check_config_matches_weights, encoder_layer_indices
+from tfbert.checkpoints.presets import TFBERT_METADATA_FILE, resolve_preset
 from tfbert.checkpoints.report import LoadReport, relative_variables
-from tfbert.checkpoints.vocabulary import check_vocabulary_size, model_vocabulary
+from tfbert.checkpoints.vocabulary import model_vocabulary
 from tfbert.config import BertConfig, read_json_object
 from tfbert.fileio import atomic_directory
 
@@ -53,44 +52,6 @@ KERAS_HUB_WEIGHTS = "model.weights.h5"
 # keras-hub's BertBackbone hard-codes these; presets it wrote say nothing about them.
 KERAS_HUB_DEFAULT_ACT = "gelu"
 KERAS_HUB_LAYER_NORM_EPS = 1e-12
-
-
-def from_preset(preset, dtype=None, **overrides):
-    """Build a ``tfbert.BERT`` from any preset; see the module docstring."""
-    local_dir, fmt = resolve_preset(preset)
-    if fmt == "google":
-        return google.from_tf_checkpoint(local_dir, dtype=dtype, **overrides)
-    from tfbert.model import BERT
-
-    kwargs = {"dtype": dtype} if dtype is not None else {}
-    if fmt == "huggingface":
-        huggingface.check_config(local_dir)
-        config = apply_overrides(huggingface.read_config(local_dir), overrides,
-                                 os.path.join(local_dir, huggingface.CONFIG_FILE))
-        bert = BERT(config, **kwargs)
-        report = _load_huggingface(bert, local_dir)
-    else:
-        config_path, config = keras_hub_config(local_dir)
-        bert = BERT(apply_overrides(config, overrides, config_path), **kwargs)
-        weights_path = _require(local_dir, KERAS_HUB_WEIGHTS)
-        report = load_from_backbone(bert, _keras_hub_backbone(local_dir, weights_path), source_label=weights_path)
-    vocabulary, lowercase = preset_vocabulary(local_dir, fmt)
-    if vocabulary is not None:
-        check_vocabulary_size(vocabulary, bert.config.vocab_size, report.source)
-    bert.source_vocabulary, bert.source_lowercase = vocabulary, lowercase
-    bert.load_report = report
-    _log(report, preset)
-    return bert
-
-
-def preset_config(preset):
-    """The ``BertConfig`` a preset's files describe, without reading its weights (for checks up front)."""
-    local_dir, fmt = resolve_preset(preset)
-    if fmt == "huggingface":
-        return huggingface.read_config(local_dir)
-    if fmt == "google":
-        return google.read_checkpoint_config(local_dir)
-    return keras_hub_config(local_dir)[1]
 
 
 def check_sequence_length(sequence_length, config, preset, option="sequence_length"):
@@ -103,7 +64,7 @@ def check_sequence_length(sequence_length, config, preset, option="sequence_leng
 
 def keras_hub_config(local_dir):
     """(config path, BertConfig) of a keras-hub BertBackbone preset directory."""
-    path = _require(local_dir, "config.json")
+    path = require_keras_hub_file(local_dir, "config.json")
     kh = read_json_object(path).get("config")
     if not isinstance(kh, dict):
         raise ValueError(f"{path} has no \"config\" object: the preset is incomplete or not a keras-hub BertBackbone; "
@@ -137,7 +98,7 @@ def _check_keras_hub_weights(local_dir, config_path, values):
 
     weights_path = os.path.join(local_dir, KERAS_HUB_WEIGHTS)
     if not os.path.isfile(weights_path):
-        return  # _require reports it
+        return  # require_keras_hub_file reports it
     try:
         with h5py.File(weights_path, "r") as f:
             groups = list(f["layers"].keys()) if "layers" in f else []
@@ -211,11 +172,11 @@ def load_pretraining_heads(source, mlm_head=None, nsp_head=None):
                     names += [f"{head.name}/{n}" for n in relative_variables(head)]
             report = LoadReport(source=f"{local_dir} (keras-hub presets carry no pretraining heads)",
                                 newly_initialized=sorted(names))
-    _log(report, source, what="the pretraining heads of ")
+    log_report(report, source, what="the pretraining heads of ")
     return report
 
 
-def _load_huggingface(bert, local_dir):
+def load_huggingface(bert, local_dir):
     """Backbone weights of an HF directory through keras-hub; torch-only or partial files load directly."""
     pairs = huggingface.backbone_pairs(bert.config.num_hidden_layers)
     with huggingface.HuggingFaceWeights(local_dir) as weights:  # validates the file(s) and names
@@ -227,7 +188,7 @@ def _load_huggingface(bert, local_dir):
             logger.info("%s lacks %d backbone weights (%s...); loading it directly, as keras-hub's converter "
                         "needs every weight.", label, len(missing), missing[0])
         return huggingface.load_huggingface_weights(bert, local_dir)
-    report = load_from_backbone(bert, _keras_hub_backbone(local_dir, label), source_label=label)
+    report = load_from_backbone(bert, keras_hub_backbone(local_dir, label), source_label=label)
     report.unused = sorted(names - {theirs for _, theirs in pairs})
     report.skipped = skipped
     return report
@@ -252,7 +213,8 @@ def _check_shapes(bert, weights, pairs):
         )
 
 
-def _keras_hub_backbone(local_dir, weights_path):
+def keras_hub_backbone(local_dir, weights_path):
+    """keras-hub's ``BertBackbone`` of a preset directory (float32), or a ``ValueError`` saying what to do."""
     import keras_hub
 
     try:
@@ -264,7 +226,7 @@ def _keras_hub_backbone(local_dir, weights_path):
         ) from e
 
 
-def _require(local_dir, name):
+def require_keras_hub_file(local_dir, name):
     path = os.path.join(local_dir, name)
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -273,7 +235,8 @@ def _require(local_dir, name):
     return path
 
 
-def _log(report, preset, what=""):
+def log_report(report, preset, what=""):
+    """Log a LoadReport: a warning when anything was left initialised or unused."""
     if report.newly_initialized or report.unused:
         logger.warning("Loading %s%s:\n%s", what, preset, report)
     else:

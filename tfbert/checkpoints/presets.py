@@ -17,7 +17,9 @@ Formats: ``"keras_hub"`` (``config.json`` naming a keras-hub class,
 ``model.weights.h5``, ``assets/tokenizer/vocabulary.txt``), ``"huggingface"``
 (``config.json`` + ``model.safetensors`` [+ ``vocab.txt``]) and ``"google"``
 (``bert_config.json`` + ``bert_model.ckpt.*`` [+ ``vocab.txt``]).
-:func:`preset_vocabulary` finds the vocabulary file and casing of any of them.
+A directory holding only a vocabulary (``vocab.txt``, or keras-hub's
+``assets/tokenizer/vocabulary.txt``) is a tokenizer's preset of that format.
+:func:`tfbert.checkpoints.loaders.get_preset_loader` reads each format.
 
 Example:
 >>> import os, tempfile
@@ -142,34 +144,16 @@ def detect_format(directory):
         return "huggingface"
     if os.path.isfile(os.path.join(directory, "bert_config.json")) or glob.glob(os.path.join(directory, "*.index")):
         return "google"
+    # A tokenizer's files alone (what BertTokenizer.from_preset needs; a model loader then names what is missing).
+    if os.path.isfile(os.path.join(directory, "assets", "tokenizer", "vocabulary.txt")):
+        return "keras_hub"
+    if os.path.isfile(os.path.join(directory, "vocab.txt")):
+        return "huggingface"
     raise FileNotFoundError(
         f"{directory} is not a checkpoint directory: expected config.json (a keras-hub preset or a Hugging Face "
-        f"directory) or bert_config.json + bert_model.ckpt.* (Google). Found: {sorted(os.listdir(directory))}."
+        f"directory) or bert_config.json + bert_model.ckpt.* (Google), or for a tokenizer alone its vocabulary "
+        f"(vocab.txt, or a keras-hub preset's assets/tokenizer/vocabulary.txt). Found: {sorted(os.listdir(directory))}."
     )
-
-
-def preset_vocabulary(local_dir, fmt):
-    """``(vocabulary file or None, lowercase or None)`` of a resolved preset."""
-    if fmt == "keras_hub":
-        vocab = os.path.join(local_dir, "assets", "tokenizer", "vocabulary.txt")
-        lowercase = None
-        tokenizer_config = os.path.join(local_dir, "tokenizer.json")
-        if os.path.isfile(tokenizer_config):
-            from tfbert.config import read_json_object
-
-            lowercase = (read_json_object(tokenizer_config).get("config") or {}).get("lowercase")
-        return (vocab if os.path.isfile(vocab) else None), lowercase
-    if fmt == "huggingface":
-        from tfbert.checkpoints.huggingface import VOCAB_FILE, read_lowercase
-
-        vocab = os.path.join(local_dir, VOCAB_FILE)
-        return (vocab if os.path.isfile(vocab) else None), read_lowercase(local_dir)
-    if fmt == "google":
-        from tfbert.checkpoints.google import VOCAB_FILE, _guess_lowercase
-
-        vocab = os.path.join(local_dir, VOCAB_FILE)
-        return (vocab if os.path.isfile(vocab) else None), _guess_lowercase(local_dir)
-    raise ValueError(f"Unknown preset format {fmt!r}; expected one of {FORMATS}.")
 
 
 def list_presets():

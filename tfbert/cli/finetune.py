@@ -150,9 +150,10 @@ def _check_max_seq_len(settings, explicit=True):
     A length the user gave is refused when too long; the default is lowered to the
     model's limit, said on stderr and recorded in run.json (settings are stored after this check).
     """
-    from tfbert.checkpoints.loading import check_sequence_length, preset_config
+    from tfbert.checkpoints.loaders import get_preset_loader
+    from tfbert.checkpoints.loading import check_sequence_length
 
-    config = preset_config(settings["preset"])
+    config = get_preset_loader(settings["preset"]).config()
     if not explicit and settings["max_seq_len"] > config.max_position_embeddings:
         settings["max_seq_len"] = config.max_position_embeddings
         notice(f"--max-seq-len {settings['max_seq_len']}: the longest {settings['preset']} allows "

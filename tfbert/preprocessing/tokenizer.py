@@ -83,7 +83,6 @@ Example:
 (2, '##aff', 2)
 """
 
-import json
 import os
 import re
 
@@ -480,11 +479,13 @@ class BertTokenizer(keras.layers.Layer):
         uncased unless it says "cased"), a keras-hub preset
         (``assets/tokenizer/vocabulary.txt`` + ``tokenizer.json``'s
         ``lowercase``) or a Google checkpoint folder (``vocab.txt``). Names
-        and handles are resolved by ``tfbert.checkpoints.presets``. Keyword
+        and handles are resolved by ``tfbert.checkpoints.presets``; the files are
+        read by the format's loader (``tfbert.checkpoints.loaders``). Keyword
         arguments override what the preset says.
         """
-        directory, fmt = _locate_preset(preset)
-        options = _preset_options(directory, fmt)
+        from tfbert.checkpoints.loaders import get_preset_loader  # below the tokenizer; loaded on first use
+
+        options = get_preset_loader(preset).tokenizer_options()
         options.update(kwargs)
         return cls(**options)
 
@@ -498,65 +499,3 @@ class BertTokenizer(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor([None, None], dtype="int32", ragged=True)
-
-
-def _locate_preset(preset):
-    """``(directory, format)`` of a preset; local HF / keras-hub dirs need nothing else."""
-    if isinstance(preset, (str, os.PathLike)) and os.path.isdir(preset):
-        directory = os.fspath(preset)
-        if os.path.isfile(os.path.join(directory, "assets", "tokenizer", "vocabulary.txt")):
-            return directory, "keras_hub"
-        if os.path.isfile(os.path.join(directory, "vocab.txt")):
-            google = os.path.isfile(os.path.join(directory, "bert_config.json"))
-            return directory, "google" if google else "huggingface"
-        raise FileNotFoundError(
-            f"{directory} holds no vocabulary: expected vocab.txt (Hugging Face or Google checkpoint) or "
-            f"assets/tokenizer/vocabulary.txt (keras-hub preset). Found: {sorted(os.listdir(directory))}.")
-    if not isinstance(preset, (str, os.PathLike)):
-        raise TypeError(f"A preset must be a name, a handle or a directory path; got {type(preset).__name__}.")
-    try:
-        from tfbert.checkpoints.presets import resolve_preset
-    except ImportError as e:  # pragma: no cover - only before the preset registry exists
-        raise ValueError(f"{preset!r} is not a local directory, and preset names need "
-                         f"tfbert.checkpoints.presets, which failed to import: {e}") from e
-    return resolve_preset(preset)
-
-
-def _name_says_uncased(directory, hint=""):
-    name = (hint or os.path.basename(os.path.normpath(directory))).lower()
-    return "uncased" in name or "cased" not in name
-
-
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except ValueError as e:
-        raise ValueError(f"{path}: not valid JSON ({e}); the preset is corrupt, fetch it again.") from None
-
-
-def _preset_options(directory, fmt):
-    """Constructor arguments (vocabulary, casing...) read from a preset directory."""
-    if fmt == "keras_hub":
-        vocab = os.path.join(directory, "assets", "tokenizer", "vocabulary.txt")
-        config_path = os.path.join(directory, "tokenizer.json")
-        config = _read_json(config_path).get("config", {}) if os.path.isfile(config_path) else {}
-        lowercase = config.get("lowercase")
-        if lowercase is None:
-            lowercase = _name_says_uncased(directory)
-        options = {"vocabulary": vocab, "lowercase": bool(lowercase)}
-    elif fmt in ("huggingface", "google"):
-        vocab = os.path.join(directory, "vocab.txt")
-        config_path = os.path.join(directory, "tokenizer_config.json")
-        config = _read_json(config_path) if os.path.isfile(config_path) else {}
-        lowercase = config.get("do_lower_case")
-        if lowercase is None:
-            lowercase = _name_says_uncased(directory, config.get("name_or_path", ""))
-        options = {"vocabulary": vocab, "lowercase": bool(lowercase),
-                   "strip_accents": config.get("strip_accents"),
-                   "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True)}
-    else:
-        raise ValueError(f"Unknown preset format {fmt!r} for {directory}.")
-    if not os.path.isfile(vocab):
-        raise FileNotFoundError(f"The preset at {directory} has no vocabulary file ({vocab} is missing).")
-    return options
