@@ -114,8 +114,9 @@ def pretrain(model, tokenizer, documents, args, segmenter, learning_rate, steps)
     masker = MaskedLMMasker(tokenizer.vocabulary, max_predictions=max(2, args.max_seq_len * 15 // 100),
                             whole_word=True)
     data = pretraining_dataset(instances, masker, args.batch_size, seed=args.seed, repeat=True)
-    per_epoch = min(steps, 250)  # a progress line every 250 steps
-    epochs = max(1, steps // per_epoch)
+    # A progress line every epoch of at most 250 steps; epochs of equal length that add up to exactly `steps`.
+    per_epoch = next(n for n in range(min(steps, 250), 0, -1) if steps % n == 0)
+    epochs = steps // per_epoch
     print(f"   {len(documents)} documents -> {len(instances['token_ids'])} sequence pairs; "
           f"{epochs * per_epoch} steps of {args.batch_size}")
     model.compile(learning_rate=learning_rate, num_train_steps=epochs * per_epoch)
