@@ -4,7 +4,8 @@ Every import counts, at module level or inside a function (a lazy import is stil
 and so do ``importlib.import_module("tfbert....")`` calls with a constant name. A package's
 ``__init__.py`` running before its submodules is Python's doing, not an edge.
 
-Run it as a script to see the modules in layer order (lowest first) and any cycle:
+The same holds between packages (``tfbert.data.*`` as one), the rows of docs/architecture.md.
+Run it as a script to see the modules and the packages in layer order (lowest first) and any cycle:
 
     python tests/test_import_layers.py
 """
@@ -117,6 +118,17 @@ def cycles(graph):
     return result
 
 
+def package_graph(graph):
+    """The graph between packages and top-level modules (``tfbert.data.ner`` counts as ``tfbert.data``)."""
+    def package(module):
+        return ".".join(module.split(".")[:2])
+
+    packages = {}
+    for module, edges in graph.items():
+        packages.setdefault(package(module), set()).update(package(e) for e in edges if package(e) != package(module))
+    return packages
+
+
 def layer_order(graph):
     """Modules, lowest first: each after everything it imports (ties by name)."""
     depth = {}
@@ -134,6 +146,11 @@ def test_the_package_has_no_import_cycle():
     found = cycles(import_graph())
     assert not found, "import cycles (each line: modules that import one another):\n" + "\n".join(
         " <-> ".join(c) for c in found)
+
+
+def test_the_packages_have_no_import_cycle():
+    found = cycles(package_graph(import_graph()))
+    assert not found, "packages that import one another: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_no_import_the_checker_cannot_follow():
@@ -163,6 +180,10 @@ if __name__ == "__main__":
     graph = import_graph()
     for module in layer_order(graph):
         print(module, "->", ", ".join(sorted(graph[module])) or "-")
-    found = cycles(graph)
+    print("\npackages, lowest first:")
+    packages = package_graph(graph)
+    for package in layer_order(packages):
+        print(package, "->", ", ".join(sorted(packages[package])) or "-")
+    found = cycles(graph) + cycles(packages)
     print("cycles:", found or "none")
     sys.exit(1 if found else 0)
