@@ -23,9 +23,8 @@ Run:  python benchmarks/time_to_accuracy.py --quick     # smoke test: 256 senten
 import os
 import sys
 
-# This folder holds benchmarks/tokenize.py, which would shadow the standard library's `tokenize`.
+# The repository root first, so that the script measures this checkout's tfbert.
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
