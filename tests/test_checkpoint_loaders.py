@@ -69,7 +69,7 @@ def test_a_vocabulary_alone_is_a_tokenizer_preset_not_a_model(tmp_path):
     hf = tmp_path / "tokenizer_only"
     hf.mkdir()
     (hf / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    assert BertTokenizer.from_preset(str(hf)).vocabulary_size() == len(VOCAB)
+    assert BertTokenizer.from_preset(str(hf)).vocabulary_size == len(VOCAB)
     with pytest.raises(FileNotFoundError, match=r"config.json is missing"):
         BERT.from_preset(str(hf))
     kh = tmp_path / "kh_tokenizer_only"

@@ -22,7 +22,7 @@ Example:
 >>> from tfbert.checkpoints.loaders import get_preset_loader
 >>> path = os.path.join(tempfile.mkdtemp(), "tiny_hf")
 >>> BERT(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-...                 intermediate_size=32)).save_huggingface(path, vocabulary=[f"t{i}" for i in range(64)])
+...                 intermediate_size=32)).save_huggingface(path, vocabulary=[f"t{i}" for i in range(64)], lowercase=True)
 >>> loader = get_preset_loader(path)
 >>> type(loader).__name__, loader.config().hidden_size, sorted(loader.tokenizer_options())[:2]
 ('HuggingFaceLoader', 16, ['lowercase', 'strip_accents'])
