@@ -187,7 +187,7 @@ def test_an_option_the_serving_class_does_not_take_is_refused(tmp_path):
     with pytest.raises(UnknownOptionError, match=r"^pair: .*QuestionAnswererServing takes doc_stride, max_query_length, "
                                                  r"max_answer_length, n_best, max_windows and pad_to_multiple_of"):
         export_saved_model(qa, tmp_path, pair=True)
-    with pytest.raises(UnknownOptionError, match=r"^doc_stride, pair: not an export option for a BERT\. Its serving "
+    with pytest.raises(UnknownOptionError, match=r"^doc_stride, pair: not export options for a BERT\. Its serving "
                                                  r"module BackboneServing takes no task option, only pad_to_multiple_of"):
         build_serving_module(tiny_bert(), pair=True, doc_stride=3)
     assert os.listdir(tmp_path) == []  # refused before anything was written

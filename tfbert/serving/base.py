@@ -220,7 +220,8 @@ class ServingModule(tf.Module):
             takes = (f"takes {', '.join(cls.option_names)} and pad_to_multiple_of" if cls.option_names
                      else "takes no task option, only pad_to_multiple_of")
             raise UnknownOptionError(
-                f"{', '.join(unknown)}: not an export option for a {type(model).__name__}. Its serving module "
+                f"{', '.join(unknown)}: {'not an export option' if len(unknown) == 1 else 'not export options'} "
+                f"for a {type(model).__name__}. Its serving module "
                 f"{cls.__name__} {takes} (see help({cls.__module__}.{cls.__name__}))."
             )
         return options
