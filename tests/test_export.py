@@ -150,6 +150,105 @@ def test_static_sequence_length_fixes_the_token_shapes(tmp_path):
         fn(**token_inputs(seq_len=10))
 
 
+# ---- which serving module, which options ----------------------------------------------
+def test_each_model_class_names_its_serving_class():
+    from tfbert import tasks
+    from tfbert.serving import BackboneServing, ClassifierServing, serving_class
+    from tfbert.serving.embedder import EmbedderServing
+    from tfbert.serving.masked_lm import MaskedLMServing
+    from tfbert.serving.multiple_choice import MultipleChoiceServing
+    from tfbert.serving.question_answerer import QuestionAnswererServing
+    from tfbert.serving.token_classifier import TokenClassifierServing
+
+    expected = {tfbert.BERT: BackboneServing, tasks.BertClassifier: ClassifierServing,
+                tasks.BertTokenClassifier: TokenClassifierServing, tasks.BertQuestionAnswerer: QuestionAnswererServing,
+                tasks.BertMultipleChoice: MultipleChoiceServing, tasks.BertEmbedder: EmbedderServing,
+                tasks.BertMaskedLM: MaskedLMServing, tasks.BertPretrainer: MaskedLMServing}
+    assert {cls: cls.serving_class for cls in expected} == expected
+    bert = tiny_bert()
+    assert serving_class(bert) is BackboneServing
+    assert serving_class(tasks.BertPretrainer(bert)) is MaskedLMServing  # inherited from BertMaskedLM
+
+
+def test_an_option_the_serving_class_does_not_take_is_refused(tmp_path):
+    from tfbert.export import build_serving_module
+    from tfbert.serving import BackboneServing, UnknownOptionError
+    from tfbert.tasks import BertQuestionAnswerer
+
+    classifier = tiny_classifier()
+    with pytest.raises(UnknownOptionError, match=r"^top_k: not an export option for a BertClassifier\. Its serving "
+                                                 r"module ClassifierServing takes pair and pad_to_multiple_of"):
+        export_saved_model(classifier, tmp_path, top_k=3)  # a masked-LM option
+    with pytest.raises(TypeError, match=r"^pairs: .*takes pair and pad_to_multiple_of"):
+        export_saved_model(classifier, tmp_path, pairs=True)  # a misspelling: a TypeError like any unknown keyword
+    with pytest.raises(ValueError, match="ClassifierServing takes pair"):
+        classifier.export_saved_model(str(tmp_path), doc_stride=4, top_k=1)
+    qa = BertQuestionAnswerer(tiny_bert())
+    with pytest.raises(UnknownOptionError, match=r"^pair: .*QuestionAnswererServing takes doc_stride, max_query_length, "
+                                                 r"max_answer_length, n_best, max_windows and pad_to_multiple_of"):
+        export_saved_model(qa, tmp_path, pair=True)
+    with pytest.raises(UnknownOptionError, match=r"^doc_stride, pair: not export options for a BERT\. Its serving "
+                                                 r"module BackboneServing takes no task option, only pad_to_multiple_of"):
+        build_serving_module(tiny_bert(), pair=True, doc_stride=3)
+    assert os.listdir(tmp_path) == []  # refused before anything was written
+    # None is every option's default, so a caller may pass the same keywords for every task
+    serving = build_serving_module(tiny_bert(), pair=None, top_k=None, max_windows=None, pad_to_multiple_of=None)
+    assert isinstance(serving, BackboneServing) and serving.options == {} and serving.pad_to_multiple_of == 8
+
+
+def test_a_model_without_a_serving_class_is_refused(tmp_path):
+    import keras
+
+    from tfbert.export import build_serving_module
+    from tfbert.serving import serving_class
+    from tfbert.tasks.base import BertTask
+
+    class Plain(keras.Model):
+        def call(self, inputs):
+            return inputs
+
+    for model in (Plain(), keras.Sequential([keras.layers.Dense(1)]), BertTask(tiny_bert())):
+        name = type(model).__name__
+        with pytest.raises(TypeError, match=f"cannot export a {name}: .*serving_class.*keras.export.ExportArchive"):
+            serving_class(model)
+        with pytest.raises(TypeError, match=f"cannot export a {name}"):
+            build_serving_module(model, sequence_length=16)
+        with pytest.raises(TypeError, match=f"cannot export a {name}"):
+            export_saved_model(model, tmp_path)
+
+    class Misnamed(Plain):
+        serving_class = dict
+
+    with pytest.raises(TypeError, match=r"Misnamed\.serving_class must be a subclass of tfbert\.serving\.ServingModule"):
+        serving_class(Misnamed())
+    assert os.listdir(tmp_path) == []
+
+
+def test_serving_imports_neither_the_model_nor_the_tasks():
+    """The task modules import their serving module, never the other way round (no import cycle)."""
+    import ast
+    import pathlib
+
+    def reaches_up(module):
+        return module in ("tfbert.model", "tfbert.tasks") or module.startswith("tfbert.tasks.")
+
+    folder = pathlib.Path(tfbert.__file__).parent / "serving"
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):  # lazy imports inside functions too
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
+                    "import_module", "__import__"):
+                modules = [arg.value for arg in node.args[:1] if isinstance(arg, ast.Constant)] or ["<computed>"]
+            else:
+                continue
+            found += [f"{path.name}:{node.lineno}: {m}" for m in modules if reaches_up(m) or m == "<computed>"]
+    assert found == []
+
+
 # ---- bad token input ----------------------------------------------------------------
 def test_serve_tokens_bad_input(classifier_export):
     _, _, served = classifier_export

@@ -68,6 +68,8 @@ import re
 import tensorflow as tf
 
 from tfbert.fileio import atomic_directory, remove_stale_temporaries
+from tfbert.serving import serving_class
+from tfbert.serving.warmup import warmup_requests, write_warmup_requests
 
 _VERSION = re.compile(r"^[0-9]+$")
 _TEMPORARY = r"^\.[0-9]+\.(tmp|old)-[A-Za-z0-9_]+$"  # what atomic_directory leaves when its writer is killed
@@ -75,15 +77,15 @@ _TEMPORARY = r"^\.[0-9]+\.(tmp|old)-[A-Za-z0-9_]+$"  # what atomic_directory lea
 
 # ---- public API --------------------------------------------------------------
 def export_saved_model(model, export_dir, preprocessor=None, version=None, sequence_length=None, *,
-                       pad_to_multiple_of=8, pair=None, top_k=None, doc_stride=None, max_query_length=None,
-                       max_answer_length=None, n_best=None, max_windows=None, mask_token_id=None,
-                       overwrite=False, warmup=True, xla=False):
+                       overwrite=False, warmup=True, xla=False, **options):
     """Export ``model`` as a TF Serving SavedModel in ``export_dir/<version>/``.
 
     Args:
         model: a ``tfbert.BERT`` or a task model (``BertClassifier``,
             ``BertTokenClassifier``, ``BertQuestionAnswerer``,
-            ``BertMultipleChoice``, ``BertEmbedder``, ``BertMaskedLM``).
+            ``BertMultipleChoice``, ``BertEmbedder``, ``BertMaskedLM``):
+            any model whose class names its serving module in
+            ``serving_class``.
         export_dir: the model's base directory (what TF Serving's
             ``--model_base_path`` points at).
         preprocessor: a ``BertPreprocessor``; defaults to
@@ -92,19 +94,6 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
             (1 for a new ``export_dir``).
         sequence_length: ``None`` for dynamic padding (multiple of
             ``pad_to_multiple_of``), or an int for static shapes (TPU/XLA).
-        pair: classifier: ``True`` adds the ``text_pair`` input (sentence-pair
-            tasks such as MRPC or NLI); default ``False``.
-        top_k: masked LM: candidate tokens per ``[MASK]`` (default 5).
-        mask_token_id: masked LM exported without a tokenizer: the id of
-            ``[MASK]`` for ``serve_tokens``.
-        doc_stride: question answering and token classification: pieces
-            between the starts of the overlapping windows a long text is read
-            in (default: the QA model's own setting; half a window for tags).
-        max_query_length, max_answer_length, n_best, max_windows:
-            question answering: the question's piece budget, the longest
-            answer in tokens, start/end candidates per window (default: the
-            model's own settings), and an optional cap on the windows read per
-            context (default: none, every window is searched).
         overwrite: replace an existing ``export_dir/<version>``.
         warmup: write ``assets.extra/tf_serving_warmup_requests`` (two
             requests per signature, see ``tfbert.serving.warmup``), which TF
@@ -112,17 +101,33 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
         xla: compile the model part of every signature with XLA
             (``jit_compile=True``) for GPU/TPU servers; the string ops
             (tokenizing, decoding answers) stay outside the compiled function.
+        **options: the task's options. The model's serving class,
+            ``tfbert.serving.serving_class(model)``, declares them in its
+            ``option_names`` and documents them in its docstring:
+
+            - ``ClassifierServing``: ``pair``;
+            - ``TokenClassifierServing``: ``doc_stride``;
+            - ``QuestionAnswererServing``: ``doc_stride``,
+              ``max_query_length``, ``max_answer_length``, ``n_best``,
+              ``max_windows``;
+            - ``MaskedLMServing`` (also ``BertPretrainer``): ``top_k``,
+              ``mask_token_id``;
+            - ``BackboneServing``, ``EmbedderServing``,
+              ``MultipleChoiceServing``: none;
+            - all of them: ``pad_to_multiple_of`` (default 8, see
+              ``tfbert.serving.base.ServingModule``).
+
+            An option given as ``None`` takes its default. One the serving
+            class does not take raises ``tfbert.serving.UnknownOptionError``
+            (both a ``TypeError`` and a ``ValueError``) naming the options it
+            does take.
 
     Returns:
         the path of the written version directory.
     """
     version = _resolve_version(export_dir, version, overwrite)
-    serving = build_serving_module(
-        model, preprocessor=preprocessor, sequence_length=sequence_length,
-        pad_to_multiple_of=pad_to_multiple_of, pair=pair, top_k=top_k, mask_token_id=mask_token_id,
-        doc_stride=doc_stride, max_query_length=max_query_length, max_answer_length=max_answer_length,
-        n_best=n_best, max_windows=max_windows, xla=xla,
-    )
+    serving = build_serving_module(model, preprocessor=preprocessor, sequence_length=sequence_length, xla=xla,
+                                   **options)
     signatures = serving.signatures()
     path = os.path.join(os.path.abspath(export_dir), str(version))
     remove_stale_temporaries(os.path.abspath(export_dir), _TEMPORARY)
@@ -136,8 +141,11 @@ def export_saved_model(model, export_dir, preprocessor=None, version=None, seque
 def build_serving_module(model, preprocessor=None, sequence_length=None, xla=False, **options):
     """The ``tf.Module`` that ``export_saved_model`` saves (for inspection and tests).
 
-    Its ``signatures()`` returns the concrete functions by signature name.
+    ``serving_class(model)`` built with the arguments and ``options`` of
+    ``export_saved_model``. Its ``signatures()`` returns the concrete
+    functions by signature name.
     """
+    serving_cls = serving_class(model)  # first: a model tfbert cannot serve is a TypeError, whatever else
     if sequence_length is not None:
         sequence_length = int(sequence_length)
         limit = model_config(model).max_position_embeddings
@@ -148,7 +156,6 @@ def build_serving_module(model, preprocessor=None, sequence_length=None, xla=Fal
             )
     if preprocessor is None:
         preprocessor = getattr(model, "preprocessor", None)
-    serving_cls = _serving_class(model)
     return serving_cls(model, preprocessor, sequence_length, xla=xla, **options)
 
 
@@ -198,12 +205,4 @@ def _save(serving, path, signatures):
 
 
 def _write_warmup(serving, path, signatures):
-    from tfbert.serving.warmup import warmup_requests, write_warmup_requests
-
     write_warmup_requests(path, warmup_requests(serving, signatures))
-
-
-def _serving_class(model):
-    from tfbert.serving import serving_class
-
-    return serving_class(model)

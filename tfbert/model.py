@@ -25,6 +25,7 @@ from keras import ops
 from tfbert.config import BertConfig
 from tfbert.layers import BertEmbeddings, BertPooler, TransformerEncoderBlock
 from tfbert.layers.serialization import register
+from tfbert.serving.backbone import BackboneServing
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -37,6 +38,9 @@ class BERT(keras.Model):
         config: a ``BertConfig``, a dict of its fields, or a size name
             ("tiny", "mini", "small", "medium", "base", "large").
     """
+
+    #: the ``tfbert.serving`` module ``export_saved_model`` saves a backbone with.
+    serving_class = BackboneServing
 
     def __init__(self, config="base", **kwargs):
         super().__init__(**kwargs)

@@ -61,10 +61,12 @@ def run(args):
 
 
 def _try_it(model, path):
-    """A `tfbert predict` command line that fits the exported task."""
-    from tfbert.cli.records import model_kind
+    """A `tfbert predict` command line that fits the exported task: read, as `tfbert predict` reads the
+    SavedModel, from the raw-text inputs its serving module declares."""
+    from tfbert.cli.records import signature_kind
+    from tfbert.serving import serving_class
 
-    kind = model_kind(model)
+    kind = signature_kind(serving_class(model).text_inputs)
     if kind == "qa":
         return (f"tfbert predict {path} --question 'Who designed the tower?' "
                 "--context 'The tower was designed by Gustave Eiffel.'")

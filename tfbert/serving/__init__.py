@@ -1,59 +1,46 @@
 """Serving modules: one ``tf.Module`` per task that ``tfbert.export`` saves.
 
-``serving_class(model)`` picks the module for a model: the module of the
-most specific tfbert class the model is an instance of.
+Each tfbert model class names the module that serves it in its
+``serving_class`` attribute (``BERT.serving_class`` is ``BackboneServing``,
+``BertClassifier.serving_class`` is ``ClassifierServing``, ...); the task
+modules import their serving module, and this package imports neither
+``tfbert.model`` nor ``tfbert.tasks``. ``serving_class(model)`` reads that
+attribute, and each serving class declares the export options it takes
+(``option_names``) and documents them in its docstring.
 
 Example:
 >>> from tfbert import BERT, BertConfig
 >>> from tfbert.serving import serving_class
 >>> bert = BERT(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
 ...                        num_attention_heads=2, intermediate_size=32))
->>> serving_class(bert).__name__
-'BackboneServing'
+>>> serving_class(bert).__name__, serving_class(bert).option_names
+('BackboneServing', ())
 """
 
 from tfbert.serving.backbone import BackboneServing
-from tfbert.serving.base import ServingModule
+from tfbert.serving.base import ServingModule, UnknownOptionError
 from tfbert.serving.classifier import ClassifierServing
 
 
-def _task_table():
-    import importlib
-
-    from tfbert.model import BERT
-
-    table = [(BERT, BackboneServing)]
-    for task_module, task_name, module_name, class_name in _TASKS:
-        try:
-            task_cls = getattr(importlib.import_module(task_module), task_name)
-        except (ImportError, AttributeError):  # a task this installation does not have
-            continue
-        serving_module = importlib.import_module(f"tfbert.serving.{module_name}")
-        table.append((task_cls, getattr(serving_module, class_name)))
-    return table
-
-
-_TASKS = [
-    ("tfbert.tasks.classifier", "BertClassifier", "classifier", "ClassifierServing"),
-    ("tfbert.tasks.token_classifier", "BertTokenClassifier", "token_classifier", "TokenClassifierServing"),
-    ("tfbert.tasks.question_answerer", "BertQuestionAnswerer", "question_answerer", "QuestionAnswererServing"),
-    ("tfbert.tasks.multiple_choice", "BertMultipleChoice", "multiple_choice", "MultipleChoiceServing"),
-    ("tfbert.tasks.embedder", "BertEmbedder", "embedder", "EmbedderServing"),
-    ("tfbert.tasks.pretrainer", "BertMaskedLM", "masked_lm", "MaskedLMServing"),
-]
-
-
 def serving_class(model):
-    """The serving module class for ``model``; ``TypeError`` if tfbert cannot serve it."""
-    table = dict(_task_table())
-    for klass in type(model).__mro__:
-        if klass in table:
-            return table[klass]
-    known = ", ".join(cls.__name__ for cls in table)
-    raise TypeError(
-        f"tfbert cannot export a {type(model).__name__}: export_saved_model serves {known}. "
-        "For another Keras model use keras.export.ExportArchive."
-    )
+    """The serving module class for ``model``: ``type(model).serving_class``.
+
+    Raises ``TypeError`` for a model whose class names none (a plain
+    ``keras.Model``, or a ``BertTask`` subclass that does not set it).
+    """
+    cls = getattr(type(model), "serving_class", None)
+    if cls is None:
+        raise TypeError(
+            f"tfbert cannot export a {type(model).__name__}: export_saved_model serves tfbert.BERT and the "
+            "tfbert task models, whose classes name their serving module in a serving_class attribute. "
+            "For another Keras model use keras.export.ExportArchive."
+        )
+    if not (isinstance(cls, type) and issubclass(cls, ServingModule)):
+        raise TypeError(
+            f"{type(model).__name__}.serving_class must be a subclass of tfbert.serving.ServingModule, "
+            f"got {cls!r}."
+        )
+    return cls
 
 
-__all__ = ["BackboneServing", "ClassifierServing", "ServingModule", "serving_class"]
+__all__ = ["BackboneServing", "ClassifierServing", "ServingModule", "UnknownOptionError", "serving_class"]

@@ -23,7 +23,10 @@ from tfbert.serving.base import ServingModule
 
 
 class BackboneServing(ServingModule):
-    """Signatures for a ``tfbert.BERT``: encoder outputs (see the module docstring)."""
+    """Signatures for a ``tfbert.BERT``: encoder outputs (see the module docstring).
+
+    No task options: only ``pad_to_multiple_of``, which every serving module takes.
+    """
 
     def outputs(self, inputs):
         out = self.call_model(inputs)

@@ -11,7 +11,11 @@ tokenizer's vocabulary, traced into the graph as constants):
 
 Subclasses (one per task) set ``text_inputs`` and implement ``outputs``
 (model outputs for an input dict) and, when they read more than the packed
-ids, ``serve_text``.
+ids, ``serve_text``. A subclass declares its task options (the keyword
+arguments ``export_saved_model`` passes on) in ``option_names`` and documents
+them in its docstring; any other option is refused with
+``UnknownOptionError``. The model class it serves names it in its
+``serving_class`` attribute.
 
 Example:
 >>> import tensorflow as tf
@@ -121,6 +125,15 @@ def same_batch(first_name, first, *others):
     return checks
 
 
+class UnknownOptionError(TypeError, ValueError):
+    """An export option the model's serving module does not take.
+
+    Both a ``TypeError`` (as for any unexpected keyword argument) and a
+    ``ValueError`` (an option that exists for another task), so either
+    ``except`` catches it.
+    """
+
+
 class ServingModule(tf.Module):
     """Base serving module: see the module docstring.
 
@@ -128,15 +141,21 @@ class ServingModule(tf.Module):
         model: the Keras model (a ``BERT`` or a task model).
         preprocessor: a ``BertPreprocessor`` or ``None`` (token ids only).
         sequence_length: ``None`` (dynamic) or a static int width.
-        pad_to_multiple_of: dynamic widths are rounded up to this.
+        pad_to_multiple_of: dynamic widths are rounded up to this (default
+            8; every serving module takes it).
         xla: run the model (and only the model: no string op) in a
             ``tf.function(jit_compile=True)``, for GPU/TPU servers.
+        **options: the subclass's task options, named in its
+            ``option_names`` and documented in its docstring. An option
+            given as ``None`` means its default and is dropped; any other
+            name raises ``UnknownOptionError``.
     """
 
     #: names of the [None] tf.string inputs of ``serving_default``.
     text_inputs = ("text",)
 
     def __init__(self, model, preprocessor=None, sequence_length=None, pad_to_multiple_of=8, xla=False, **options):
+        options = self.accepted_options(model, options)  # first: a wrong option fails before any work
         super().__init__(name=f"{type(model).__name__.lower()}_serving")
         self.xla = bool(xla)
         # The Keras objects are held outside TF's object tracking: the SavedModel keeps only
@@ -149,7 +168,7 @@ class ServingModule(tf.Module):
                                            autograph=False) if self.xla else None
         self.config = BertConfig.coerce(_backbone(model).config.to_dict())
         self.sequence_length = sequence_length
-        self.pad_to_multiple_of = int(pad_to_multiple_of)
+        self.pad_to_multiple_of = 8 if pad_to_multiple_of is None else int(pad_to_multiple_of)
         if self.pad_to_multiple_of < 1:
             raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}.")
         self._keras.preprocessor = preprocessor
@@ -165,13 +184,7 @@ class ServingModule(tf.Module):
                     f"segments), got {type(preprocessor).__name__}. Pass preprocessor=BertPreprocessor(tokenizer)."
                 )
             self._keras.packer = _with_sequence_length(preprocessor, self.max_length)
-        self.options = {name: value for name, value in options.items() if value is not None}
-        unknown = sorted(set(self.options) - set(self.option_names))
-        if unknown:
-            raise ValueError(
-                f"{unknown} do not apply when exporting a {type(model).__name__}; "
-                f"its options are {list(self.option_names) or 'none'}."
-            )
+        self.options = options
         self._check_options()
 
     @property
@@ -193,8 +206,25 @@ class ServingModule(tf.Module):
 
     #: whether serving_default packs text with the preprocessor (else with the tokenizer only).
     uses_packer = True
-    #: the task options (``export_saved_model`` keyword arguments) this module reads.
+    #: the task options (``export_saved_model`` keyword arguments) this module reads,
+    #: besides ``pad_to_multiple_of``, which every serving module takes.
     option_names = ()
+
+    @classmethod
+    def accepted_options(cls, model, options):
+        """``options`` without the ones given as ``None`` (their defaults apply);
+        ``UnknownOptionError`` naming this class's options for any name it does not take."""
+        options = {name: value for name, value in options.items() if value is not None}
+        unknown = sorted(set(options) - set(cls.option_names))
+        if unknown:
+            takes = (f"takes {', '.join(cls.option_names)} and pad_to_multiple_of" if cls.option_names
+                     else "takes no task option, only pad_to_multiple_of")
+            raise UnknownOptionError(
+                f"{', '.join(unknown)}: {'not an export option' if len(unknown) == 1 else 'not export options'} "
+                f"for a {type(model).__name__}. Its serving module "
+                f"{cls.__name__} {takes} (see help({cls.__module__}.{cls.__name__}))."
+            )
+        return options
 
     def _truncation_length(self, model, preprocessor):
         """Longest packed sequence served: the static width, else the preprocessor's

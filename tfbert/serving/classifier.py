@@ -32,9 +32,10 @@ from tfbert.serving.base import ServingModule, string_spec
 class ClassifierServing(ServingModule):
     """Signatures for a ``BertClassifier`` (see the module docstring).
 
-    Option ``pair=True`` adds the ``text_pair`` input to ``serving_default``
-    (sentence-pair tasks); the default is the model's ``pair`` attribute if
-    it has one, else single sentences.
+    Option (``export_saved_model`` keyword argument): ``pair=True`` adds the
+    ``text_pair`` input to ``serving_default`` (sentence-pair tasks such as
+    MRPC or NLI); the default is the model's ``pair`` attribute if it has
+    one, else single sentences.
     """
 
     option_names = ("pair",)

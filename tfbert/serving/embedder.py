@@ -22,7 +22,10 @@ from tfbert.serving.base import ServingModule
 
 
 class EmbedderServing(ServingModule):
-    """Signatures for a ``BertEmbedder``: ``embedding`` [B, H]."""
+    """Signatures for a ``BertEmbedder``: ``embedding`` [B, H].
+
+    No task options: only ``pad_to_multiple_of``, which every serving module takes.
+    """
 
     def outputs(self, inputs):
         return {"embedding": tf.cast(self.call_model(inputs), tf.float32)}

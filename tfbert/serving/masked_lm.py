@@ -45,8 +45,10 @@ MASK_TOKEN = "[MASK]"
 class MaskedLMServing(ServingModule):
     """Signatures for a ``BertMaskedLM`` (see the module docstring).
 
-    Options: ``top_k`` (default 5) and ``mask_token_id`` (default: the
-    tokenizer's; needed only without a tokenizer).
+    Options (``export_saved_model`` keyword arguments): ``top_k``, the
+    candidate tokens per ``[MASK]``, from 1 to ``vocab_size`` (default 5), and
+    ``mask_token_id``, the id of ``[MASK]`` that ``serve_tokens`` looks for
+    (default: the tokenizer's; needed only without a tokenizer).
     """
 
     option_names = ("top_k", "mask_token_id")
@@ -54,7 +56,7 @@ class MaskedLMServing(ServingModule):
     uses_packer = False  # packs with the tokenizer, keeping piece offsets
 
     def _check_options(self):
-        top_k = int(self.options.get("top_k") or 5)
+        top_k = int(self.options.get("top_k", 5))  # (None was dropped: the default)
         if not 1 <= top_k <= self.config.vocab_size:
             raise ValueError(f"top_k must be in [1, vocab_size={self.config.vocab_size}], got {top_k}.")
         self.top_k = top_k

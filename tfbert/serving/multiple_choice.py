@@ -33,7 +33,10 @@ UNUSED_LOGIT = -1.0e9
 
 
 class MultipleChoiceServing(ServingModule):
-    """Signatures for a ``BertMultipleChoice`` (see the module docstring)."""
+    """Signatures for a ``BertMultipleChoice`` (see the module docstring).
+
+    No task options: only ``pad_to_multiple_of``, which every serving module takes.
+    """
 
     text_inputs = ("text", "choices")
 

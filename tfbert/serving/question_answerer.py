@@ -77,9 +77,13 @@ def _first_true(mask):
 class QuestionAnswererServing(ServingModule):
     """Signatures for a ``BertQuestionAnswerer`` (see the module docstring).
 
-    Options (``export_saved_model`` keyword arguments): ``doc_stride``,
-    ``max_query_length``, ``max_answer_length``, ``n_best`` (default: the
-    model's own settings) and ``max_windows`` (default: every window).
+    Options (``export_saved_model`` keyword arguments), each an int >= 1:
+    ``doc_stride`` (pieces between the starts of a context's windows, at most
+    the context room of a window), ``max_query_length`` (pieces of the
+    question kept), ``max_answer_length`` (the longest answer, in tokens),
+    ``n_best`` (start and end candidates per window), all defaulting to the
+    model's own settings; and ``max_windows`` (a cap on the windows read per
+    context; default: none, every window is searched).
     """
 
     option_names = ("doc_stride", "max_query_length", "max_answer_length", "n_best", "max_windows")

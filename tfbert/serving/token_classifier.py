@@ -117,7 +117,13 @@ def _slices(chars, rows, starts, ends):
 
 
 class TokenClassifierServing(ServingModule):
-    """Signatures for a ``BertTokenClassifier`` (see the module docstring)."""
+    """Signatures for a ``BertTokenClassifier`` (see the module docstring).
+
+    Option (``export_saved_model`` keyword argument): ``doc_stride``, the
+    pieces between the starts of the overlapping windows a long text is read
+    in, from 1 to the window's ``sequence_length - 2`` pieces (default: half a
+    window, ``tfbert.data.ner.default_doc_stride``, as ``predict_text``).
+    """
 
     uses_packer = False  # packs with the tokenizer, keeping piece offsets
     option_names = ("doc_stride",)

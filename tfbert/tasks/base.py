@@ -18,6 +18,7 @@ Example:
 import keras
 
 from tfbert.checkpoints.report import LoadReport, relative_variables
+from tfbert.export import export_saved_model
 from tfbert.optimization import create_optimizer
 from tfbert.tasks.strategy_fixes import StrategyFixes
 
@@ -51,6 +52,9 @@ class BertTask(StrategyFixes, keras.Model):
     #: not, the pooler's weights get no gradient and are left out of
     #: ``trainable_weights`` (they are still saved and loaded).
     uses_pooler = True
+    #: the ``tfbert.serving.ServingModule`` subclass that ``export_saved_model`` saves the task
+    #: with; each task names its own (its module imports it), ``None`` here: not exportable.
+    serving_class = None
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         super().__init__(**kwargs)
@@ -214,10 +218,9 @@ class BertTask(StrategyFixes, keras.Model):
     def export_saved_model(self, export_dir, **kwargs):
         """Export a TF Serving SavedModel (raw strings in) to ``export_dir/<version>/``.
 
-        See ``tfbert.export.export_saved_model`` for the arguments and signatures.
+        See ``tfbert.export.export_saved_model`` for the arguments and signatures, and
+        the docstring of ``self.serving_class`` for this task's options.
         """
-        from tfbert.export import export_saved_model  # export sits above tasks
-
         return export_saved_model(self, export_dir, **kwargs)
 
     # ---- serialization ---------------------------------------------------

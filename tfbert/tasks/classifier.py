@@ -24,6 +24,7 @@ import numpy as np
 
 from tfbert.heads.classification import ClassificationHead
 from tfbert.layers.serialization import register
+from tfbert.serving.classifier import ClassifierServing
 from tfbert.tasks.base import BertTask
 
 
@@ -48,6 +49,7 @@ class BertClassifier(BertTask):
     """
 
     default_learning_rate = 5e-5
+    serving_class = ClassifierServing
 
     def __init__(self, backbone, num_classes=2, preprocessor=None, label_names=None, dropout=0.1, pair=False,
                  **kwargs):

@@ -24,6 +24,7 @@ from keras import ops
 
 from tfbert.layers.pooling import POOLING_MODES, SequencePooling
 from tfbert.layers.serialization import register
+from tfbert.serving.embedder import EmbedderServing
 from tfbert.tasks.base import BertTask
 from tfbert.tasks.strategy_fixes import StrategyFixes
 
@@ -68,6 +69,7 @@ class BertEmbedder(BertTask):
 
     uses_pooler = False
     default_learning_rate = 2e-5
+    serving_class = EmbedderServing
 
     def __init__(self, backbone, pooling="mean", normalize=True, preprocessor=None, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)

@@ -24,6 +24,7 @@ from keras import ops
 from tfbert.heads.multiple_choice import MultipleChoiceHead
 from tfbert.layers.serialization import register
 from tfbert.model import INPUT_NAMES
+from tfbert.serving.multiple_choice import MultipleChoiceServing
 from tfbert.tasks.base import BertTask
 
 
@@ -42,6 +43,7 @@ class BertMultipleChoice(BertTask):
     """
 
     default_learning_rate = 5e-5
+    serving_class = MultipleChoiceServing
 
     def __init__(self, backbone, preprocessor=None, dropout=0.1, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)

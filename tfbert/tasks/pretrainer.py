@@ -52,6 +52,7 @@ from tfbert.heads.pretraining import MaskedLMHead, NextSentenceHead
 from tfbert.layers.serialization import register
 from tfbert.metrics.perplexity import MaskedLMPerplexity
 from tfbert.model import INPUT_NAMES
+from tfbert.serving.masked_lm import MaskedLMServing
 from tfbert.tasks.base import BertTask
 
 MASK_TOKEN = "[MASK]"
@@ -89,6 +90,7 @@ class BertMaskedLM(BertTask):
 
     default_learning_rate = 1e-4
     uses_pooler = False  # masked-LM reads the sequence output only; BertPretrainer's NSP head reads the pooler
+    serving_class = MaskedLMServing  # BertPretrainer inherits it: the module reads its mlm_logits
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)

@@ -26,6 +26,7 @@ import keras
 
 from tfbert.heads.span import SpanHead
 from tfbert.layers.serialization import register
+from tfbert.serving.question_answerer import QuestionAnswererServing
 from tfbert.tasks.base import BertTask
 
 OUTPUTS = ("start_logits", "end_logits")
@@ -50,6 +51,7 @@ class BertQuestionAnswerer(BertTask):
 
     uses_pooler = False
     default_learning_rate = 5e-5
+    serving_class = QuestionAnswererServing
 
     preset_sequence_length = 384  # question + a window of context, as SQuAD fine-tuning uses
 

@@ -30,6 +30,7 @@ from tfbert.heads.token import TokenClassificationHead
 from tfbert.layers.serialization import register
 from tfbert.metrics.conlleval import get_entities
 from tfbert.metrics.masked_accuracy import IGNORE_LABEL, MaskedAccuracy
+from tfbert.serving.token_classifier import TokenClassifierServing
 from tfbert.tasks.base import BertTask
 
 
@@ -53,6 +54,7 @@ class BertTokenClassifier(BertTask):
     uses_pooler = False
     default_learning_rate = 5e-5
     ignore_label = IGNORE_LABEL
+    serving_class = TokenClassifierServing
 
     def __init__(self, backbone, num_labels=None, label_names=None, preprocessor=None, dropout=0.1, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)
