@@ -226,41 +226,13 @@ class TaggingTask:
     def evaluate(self, model, data, batch_size):
         from tfbert.metrics.conlleval import evaluate
 
-        scores = evaluate([s.tags for s in data], tag_sentences(model, [s.words for s in data], batch_size))
+        scores = evaluate([s.tags for s in data], model.predict_words([s.words for s in data], batch_size=batch_size))
         return {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
                 "accuracy": scores["accuracy"], "examples": len(data), "label_names": list(model.label_names)}
 
     def report(self, result, split, run):
         print(f"{split}: entity F1 {result['f1']:.4f} (precision {result['precision']:.4f}, recall "
               f"{result['recall']:.4f}; tag accuracy {result['accuracy']:.4f}) on {result['examples']} sentences")
-
-
-def tag_sentences(model, sentences, batch_size, width_step=16):
-    """Tags per word for pre-split sentences, as ``BertTokenClassifier.predict_words`` gives them, faster.
-
-    Rows are run in order of length, each batch cut to its longest row rounded
-    up to ``width_step`` (few distinct shapes), through Keras' compiled
-    ``predict_on_batch``; ``predict_words`` pads every batch to the longest
-    row of the whole set and calls the model eagerly.
-    """
-    from tfbert.data.ner import encode_word_windows, merge_chunk_tags
-
-    tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
-    length = (getattr(model.preprocessor, "sequence_length", None)
-              or min(128, model.backbone.config.max_position_embeddings))
-    # The same overlapping windows as predict_words: each word tagged where it has most context.
-    features = encode_word_windows(tokenizer, sentences, sequence_length=int(length))
-    order = np.argsort(features.lengths, kind="stable")
-    row_tags = [None] * len(order)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        longest = int(features.lengths[rows].max())
-        width = min(features.inputs["token_ids"].shape[1], -(-longest // width_step) * width_step)
-        logits = model.predict_on_batch({k: v[rows, :width] for k, v in features.inputs.items()})
-        tags = model.decode_tags(logits, features.word_ids[rows, :width], features.num_words[rows])
-        for row, row_tag_list in zip(rows, tags):
-            row_tags[row] = row_tag_list
-    return merge_chunk_tags(features, row_tags, [len(s) for s in sentences])
 
 
 # ---- question answering --------------------------------------------------------------------------
