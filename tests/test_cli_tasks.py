@@ -288,3 +288,16 @@ def test_ner_evaluation_scores_the_tags_of_predict_words(tiny_preset):
         {k: expected[k] for k in ("f1", "precision", "recall", "accuracy")}
     assert result["examples"] == 6 and result["label_names"] == names
 
+
+@pytest.mark.parametrize("task, message", [
+    ("ner", "NER data file not found: nowhere. Give a CoNLL file (word ... tag per line, blank line between "
+            "sentences) or the tfds name conll2003."),
+    ("qa", "QA data file not found: nowhere. Give a SQuAD v1.1 JSON file or the tfds name squad.")])
+def test_ner_and_qa_name_their_file_kind_and_tfds_name(task, message):
+    import re
+
+    from tfbert.cli.finetune import FINETUNE_DEFAULTS
+    from tfbert.cli.tasks import TASKS
+
+    with pytest.raises(FileNotFoundError, match=re.escape(message)):
+        TASKS[task].splits({**FINETUNE_DEFAULTS, "task": task, "data": "nowhere"})

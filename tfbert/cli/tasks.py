@@ -173,26 +173,44 @@ def tfds_train_validation(data, tfds_name, task, file_kind):
         raise ConnectionError(f"{one_line(e, hint=False).split('. Offline')[0]}. Use a local {file_kind}.") from e
 
 
-class TaggingTask:
+class FileOrTfdsTask:
+    """What ``ner`` and ``qa`` share: ``--data`` is a file in the task's format or the tfds name of its data set.
+
+    A subclass names the data set (``tfds_name``), how errors call the task
+    (``title``) and its file (``file_kind``), and gives ``read_file(path)``
+    (importing its reader only when called) and ``carve(data, fraction, seed)``
+    (the held-out split of a local file).
+    """
+
+    tfds_name = title = file_kind = None
+
+    def splits(self, settings):
+        def named(data):
+            return tfds_train_validation(data, self.tfds_name, self.title, self.file_kind)
+
+        return assemble_splits(settings, self.read_file, self.carve, named)
+
+    def read(self, path, settings, model):
+        return self.read_file(path)
+
+    def training_model(self, model):
+        return model
+
+
+class TaggingTask(FileOrTfdsTask):
     """``--task ner``: words -> one tag per word, CoNLL files (``BertTokenClassifier``)."""
 
     name = "ner"
     unit = "sentences"
-
-    def splits(self, settings):
-        def named(data):
-            return tfds_train_validation(data, "conll2003", "NER", CONLL_FILE)
-
-        return assemble_splits(settings, self._read_file, random_sentences, named)
+    tfds_name, title, file_kind = "conll2003", "NER", CONLL_FILE
 
     @staticmethod
-    def _read_file(path):
+    def read_file(path):
         from tfbert.data.conll import read_conll
 
         return read_conll(path)
 
-    def read(self, path, settings, model):
-        return self._read_file(path)
+    carve = staticmethod(random_sentences)
 
     def sample(self, data, n, seed):
         return data if n is None or n >= len(data) else random_sentences(data, n / len(data), seed)[1]
@@ -208,9 +226,6 @@ class TaggingTask:
 
         return BertTokenClassifier.from_preset(settings["preset"], label_names=tag_names(train),
                                                sequence_length=settings["max_seq_len"])
-
-    def training_model(self, model):
-        return model
 
     def batches(self, data, model, batch_size, shuffle_seed=None):
         from tfbert.data.ner import encode_words, token_classification_dataset
@@ -236,26 +251,28 @@ class TaggingTask:
 
 
 # ---- question answering --------------------------------------------------------------------------
-class QuestionAnsweringTask:
+def _articles_split(examples, fraction, seed):
+    """(rest, held) SQuAD questions: a seeded random ``fraction`` of the articles held out whole."""
+    titles = sorted({(e.article, e.title) for e in examples})
+    held = set(random_sentences(titles, fraction, seed)[1])
+    rest = [e for e in examples if (e.article, e.title) not in held]
+    return rest, [e for e in examples if (e.article, e.title) in held]
+
+
+class QuestionAnsweringTask(FileOrTfdsTask):
     """``--task qa``: a question and a context -> the answer span (``BertQuestionAnswerer``), SQuAD v1.1."""
 
     name = "qa"
     unit = "questions"
-
-    def splits(self, settings):
-        def named(data):
-            return tfds_train_validation(data, "squad", "QA", "SQuAD v1.1 JSON file")
-
-        return assemble_splits(settings, self._read_file, _articles_split, named)
+    tfds_name, title, file_kind = "squad", "QA", "SQuAD v1.1 JSON file"
 
     @staticmethod
-    def _read_file(path):
+    def read_file(path):
         from tfbert.data.squad import read_squad
 
         return read_squad(path)
 
-    def read(self, path, settings, model):
-        return self._read_file(path)
+    carve = staticmethod(_articles_split)
 
     def sample(self, data, n, seed):
         from tfbert.data.choices import sample_examples
@@ -272,9 +289,6 @@ class QuestionAnsweringTask:
         return BertQuestionAnswerer.from_preset(settings["preset"], sequence_length=length,
                                                 doc_stride=settings.get("doc_stride") or max(1, length // 3),
                                                 max_query_length=min(64, length // 4))
-
-    def training_model(self, model):
-        return model
 
     def batches(self, data, model, batch_size, shuffle_seed=None):
         import tensorflow as tf
@@ -306,14 +320,6 @@ class QuestionAnsweringTask:
     def report(self, result, split, run):
         print(f"{split}: exact match {result['exact_match']:.2f}, F1 {result['f1']:.2f} (SQuAD v1.1, percent) "
               f"on {result['examples']} questions")
-
-
-def _articles_split(examples, fraction, seed):
-    """(rest, held) SQuAD questions: a seeded random ``fraction`` of the articles held out whole."""
-    titles = sorted({(e.article, e.title) for e in examples})
-    held = set(random_sentences(titles, fraction, seed)[1])
-    rest = [e for e in examples if (e.article, e.title) not in held]
-    return rest, [e for e in examples if (e.article, e.title) in held]
 
 
 # ---- multiple choice -----------------------------------------------------------------------------
