@@ -272,10 +272,32 @@ def test_correlations_match_their_definitions():
     assert regression_scores([1, 2], [1, 4])["mse"] == 2.0
 
 
-def test_fast_ner_tagging_gives_predict_words_tags(tiny_preset):
-    from tfbert.cli.tasks import tag_sentences
+def test_ner_evaluation_scores_the_tags_of_predict_words(tiny_preset):
+    from tfbert.cli.tasks import TASKS
+    from tfbert.data.conll import TaggedSentence
+    from tfbert.metrics.conlleval import evaluate
     from tfbert.tasks import BertTokenClassifier
 
-    model = BertTokenClassifier.from_preset(tiny_preset, label_names=["O", "B-PER", "I-PER"], sequence_length=8)
-    sentences = [CONTEXT.split()[:n] for n in (1, 3, 9, 2, 15, 4)]  # rows of many lengths, long ones split
-    assert tag_sentences(model, sentences, batch_size=2) == model.predict_words(sentences, batch_size=2)
+    names = ["O", "B-PER", "I-PER"]
+    model = BertTokenClassifier.from_preset(tiny_preset, label_names=names, sequence_length=8)
+    words = [CONTEXT.split()[:n] for n in (1, 3, 9, 2, 15, 4)]  # rows of many lengths, long ones in windows
+    data = [TaggedSentence(w, [names[i % 3] for i in range(len(w))], f"x:{k}") for k, w in enumerate(words)]
+    result = TASKS["ner"].evaluate(model, data, batch_size=2)
+    expected = evaluate([s.tags for s in data], model.predict_words(words, batch_size=2))
+    assert {k: result[k] for k in ("f1", "precision", "recall", "accuracy")} == \
+        {k: expected[k] for k in ("f1", "precision", "recall", "accuracy")}
+    assert result["examples"] == 6 and result["label_names"] == names
+
+
+@pytest.mark.parametrize("task, message", [
+    ("ner", "NER data file not found: nowhere. Give a CoNLL file (word ... tag per line, blank line between "
+            "sentences) or the tfds name conll2003."),
+    ("qa", "QA data file not found: nowhere. Give a SQuAD v1.1 JSON file or the tfds name squad.")])
+def test_ner_and_qa_name_their_file_kind_and_tfds_name(task, message):
+    import re
+
+    from tfbert.cli.finetune import FINETUNE_DEFAULTS
+    from tfbert.cli.tasks import TASKS
+
+    with pytest.raises(FileNotFoundError, match=re.escape(message)):
+        TASKS[task].splits({**FINETUNE_DEFAULTS, "task": task, "data": "nowhere"})

@@ -95,6 +95,35 @@ def test_overfits_and_predicts_entities_with_character_spans(tokenizer):
     assert out[1]["entities"][1]["start"] == 13 and out[1]["entities"][1]["type"] == "LOC"
 
 
+def tags_one_sentence_at_a_time(model, tokenizer, sentences, sequence_length, doc_stride=None):
+    """The plain reference for predict_words: each sentence's windows alone, one eager call, rows uncut."""
+    from tfbert.data.ner import encode_word_windows
+
+    tags = []
+    for sentence in sentences:
+        f = encode_word_windows(tokenizer, [sentence], sequence_length=sequence_length, doc_stride=doc_stride)
+        row_tags = model.decode_tags(model(f.inputs, training=False), f.word_ids, f.num_words)
+        tags.extend(merge_chunk_tags(f, row_tags, [len(sentence)]))
+    return tags
+
+
+def test_predict_words_gives_the_tags_of_one_sentence_at_a_time(tokenizer):
+    """Length-ordered, width-cut, compiled batches give exactly the tags of each sentence run alone."""
+    from tfbert.preprocessing import BertPreprocessor
+
+    preprocessor = BertPreprocessor(tokenizer, sequence_length=24)  # rows up to 24 wide: short batches cut to 16
+    model = BertTokenClassifier(BERT(BertConfig(**ONE_LAYER)), label_names=LABELS, preprocessor=preprocessor)
+    words = ["john", "smith", "lives", "in", "new", "york", "berlin", "the", "unaffable", "cafes", "of", "zoe"]
+    # 16 pieces per 12 words: 1 to 64 pieces, the longest sentences read in several windows of 22 pieces
+    sentences = [words[:n] for n in (3, 12, 1, 7, 2, 12, 5)] + [words * 2, words[:9], words * 4, words[:4]]
+    expected = tags_one_sentence_at_a_time(model, tokenizer, sentences, 24)
+    assert len({tag for tags in expected for tag in tags}) > 1  # random weights, yet more than one tag to get right
+    for batch_size in (1, 3, 32):
+        assert model.predict_words(sentences, batch_size=batch_size) == expected
+    assert model.predict_words(sentences, batch_size=3, doc_stride=5) == \
+        tags_one_sentence_at_a_time(model, tokenizer, sentences, 24, doc_stride=5)
+
+
 def test_loss_ignores_non_first_pieces(tokenizer):
     model = make_model(tokenizer)
     model.compile()

@@ -173,26 +173,44 @@ def tfds_train_validation(data, tfds_name, task, file_kind):
         raise ConnectionError(f"{one_line(e, hint=False).split('. Offline')[0]}. Use a local {file_kind}.") from e
 
 
-class TaggingTask:
+class FileOrTfdsTask:
+    """What ``ner`` and ``qa`` share: ``--data`` is a file in the task's format or the tfds name of its data set.
+
+    A subclass names the data set (``tfds_name``), how errors call the task
+    (``title``) and its file (``file_kind``), and gives ``read_file(path)``
+    (importing its reader only when called) and ``carve(data, fraction, seed)``
+    (the held-out split of a local file).
+    """
+
+    tfds_name = title = file_kind = None
+
+    def splits(self, settings):
+        def named(data):
+            return tfds_train_validation(data, self.tfds_name, self.title, self.file_kind)
+
+        return assemble_splits(settings, self.read_file, self.carve, named)
+
+    def read(self, path, settings, model):
+        return self.read_file(path)
+
+    def training_model(self, model):
+        return model
+
+
+class TaggingTask(FileOrTfdsTask):
     """``--task ner``: words -> one tag per word, CoNLL files (``BertTokenClassifier``)."""
 
     name = "ner"
     unit = "sentences"
-
-    def splits(self, settings):
-        def named(data):
-            return tfds_train_validation(data, "conll2003", "NER", CONLL_FILE)
-
-        return assemble_splits(settings, self._read_file, random_sentences, named)
+    tfds_name, title, file_kind = "conll2003", "NER", CONLL_FILE
 
     @staticmethod
-    def _read_file(path):
+    def read_file(path):
         from tfbert.data.conll import read_conll
 
         return read_conll(path)
 
-    def read(self, path, settings, model):
-        return self._read_file(path)
+    carve = staticmethod(random_sentences)
 
     def sample(self, data, n, seed):
         return data if n is None or n >= len(data) else random_sentences(data, n / len(data), seed)[1]
@@ -209,9 +227,6 @@ class TaggingTask:
         return BertTokenClassifier.from_preset(settings["preset"], label_names=tag_names(train),
                                                sequence_length=settings["max_seq_len"])
 
-    def training_model(self, model):
-        return model
-
     def batches(self, data, model, batch_size, shuffle_seed=None):
         from tfbert.data.ner import encode_words, token_classification_dataset
 
@@ -226,7 +241,7 @@ class TaggingTask:
     def evaluate(self, model, data, batch_size):
         from tfbert.metrics.conlleval import evaluate
 
-        scores = evaluate([s.tags for s in data], tag_sentences(model, [s.words for s in data], batch_size))
+        scores = evaluate([s.tags for s in data], model.predict_words([s.words for s in data], batch_size=batch_size))
         return {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
                 "accuracy": scores["accuracy"], "examples": len(data), "label_names": list(model.label_names)}
 
@@ -235,55 +250,29 @@ class TaggingTask:
               f"{result['recall']:.4f}; tag accuracy {result['accuracy']:.4f}) on {result['examples']} sentences")
 
 
-def tag_sentences(model, sentences, batch_size, width_step=16):
-    """Tags per word for pre-split sentences, as ``BertTokenClassifier.predict_words`` gives them, faster.
-
-    Rows are run in order of length, each batch cut to its longest row rounded
-    up to ``width_step`` (few distinct shapes), through Keras' compiled
-    ``predict_on_batch``; ``predict_words`` pads every batch to the longest
-    row of the whole set and calls the model eagerly.
-    """
-    from tfbert.data.ner import encode_word_windows, merge_chunk_tags
-
-    tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)
-    length = (getattr(model.preprocessor, "sequence_length", None)
-              or min(128, model.backbone.config.max_position_embeddings))
-    # The same overlapping windows as predict_words: each word tagged where it has most context.
-    features = encode_word_windows(tokenizer, sentences, sequence_length=int(length))
-    order = np.argsort(features.lengths, kind="stable")
-    row_tags = [None] * len(order)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        longest = int(features.lengths[rows].max())
-        width = min(features.inputs["token_ids"].shape[1], -(-longest // width_step) * width_step)
-        logits = model.predict_on_batch({k: v[rows, :width] for k, v in features.inputs.items()})
-        tags = model.decode_tags(logits, features.word_ids[rows, :width], features.num_words[rows])
-        for row, row_tag_list in zip(rows, tags):
-            row_tags[row] = row_tag_list
-    return merge_chunk_tags(features, row_tags, [len(s) for s in sentences])
-
-
 # ---- question answering --------------------------------------------------------------------------
-class QuestionAnsweringTask:
+def _articles_split(examples, fraction, seed):
+    """(rest, held) SQuAD questions: a seeded random ``fraction`` of the articles held out whole."""
+    titles = sorted({(e.article, e.title) for e in examples})
+    held = set(random_sentences(titles, fraction, seed)[1])
+    rest = [e for e in examples if (e.article, e.title) not in held]
+    return rest, [e for e in examples if (e.article, e.title) in held]
+
+
+class QuestionAnsweringTask(FileOrTfdsTask):
     """``--task qa``: a question and a context -> the answer span (``BertQuestionAnswerer``), SQuAD v1.1."""
 
     name = "qa"
     unit = "questions"
-
-    def splits(self, settings):
-        def named(data):
-            return tfds_train_validation(data, "squad", "QA", "SQuAD v1.1 JSON file")
-
-        return assemble_splits(settings, self._read_file, _articles_split, named)
+    tfds_name, title, file_kind = "squad", "QA", "SQuAD v1.1 JSON file"
 
     @staticmethod
-    def _read_file(path):
+    def read_file(path):
         from tfbert.data.squad import read_squad
 
         return read_squad(path)
 
-    def read(self, path, settings, model):
-        return self._read_file(path)
+    carve = staticmethod(_articles_split)
 
     def sample(self, data, n, seed):
         from tfbert.data.choices import sample_examples
@@ -300,9 +289,6 @@ class QuestionAnsweringTask:
         return BertQuestionAnswerer.from_preset(settings["preset"], sequence_length=length,
                                                 doc_stride=settings.get("doc_stride") or max(1, length // 3),
                                                 max_query_length=min(64, length // 4))
-
-    def training_model(self, model):
-        return model
 
     def batches(self, data, model, batch_size, shuffle_seed=None):
         import tensorflow as tf
@@ -334,14 +320,6 @@ class QuestionAnsweringTask:
     def report(self, result, split, run):
         print(f"{split}: exact match {result['exact_match']:.2f}, F1 {result['f1']:.2f} (SQuAD v1.1, percent) "
               f"on {result['examples']} questions")
-
-
-def _articles_split(examples, fraction, seed):
-    """(rest, held) SQuAD questions: a seeded random ``fraction`` of the articles held out whole."""
-    titles = sorted({(e.article, e.title) for e in examples})
-    held = set(random_sentences(titles, fraction, seed)[1])
-    rest = [e for e in examples if (e.article, e.title) not in held]
-    return rest, [e for e in examples if (e.article, e.title) in held]
 
 
 # ---- multiple choice -----------------------------------------------------------------------------

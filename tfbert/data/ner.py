@@ -86,6 +86,28 @@ def _joined_words(sentences):
     return texts, starts_of_words
 
 
+def _padded_features(rows, pad_id, labelled):
+    """:class:`WordFeatures` of ``rows`` (``(token_ids, word_ids, labels, num_words, sentence, first_word)``
+    each, the first three lists of one length), every row padded to the longest; labels only when ``labelled``."""
+    longest = max(len(row[0]) for row in rows)
+    lengths = np.array([len(row[0]) for row in rows], "int32")
+
+    def padded(field, fill):
+        array = np.full((len(rows), longest), fill, "int32")
+        for i, row in enumerate(rows):
+            array[i, :len(row[field])] = row[field]
+        return array
+
+    token_ids = padded(0, pad_id)
+    padding_mask = (np.arange(longest)[None, :] < lengths[:, None]).astype("int32")
+    return WordFeatures(
+        inputs={"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask},
+        word_ids=padded(1, -1), labels=padded(2, IGNORE_LABEL) if labelled else None,
+        num_words=np.array([row[3] for row in rows], "int32"), sentence=np.array([row[4] for row in rows], "int32"),
+        first_word=np.array([row[5] for row in rows], "int32"), lengths=lengths,
+    )
+
+
 def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_names=None, origins=None):
     """Word-piece rows for pre-split ``sentences`` (lists of words), with labels when ``tags`` are given.
 
@@ -112,7 +134,7 @@ def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_nam
     texts, starts_of_words = _joined_words(sentences)
     pieces = pieces_with_offsets(tokenizer, texts)
 
-    rows = []  # (token_ids, word_ids, labels, num_words, sentence, first_word)
+    rows = []  # (token_ids, word_ids, labels, num_words, sentence, first_word), as _padded_features takes them
     for s, (words, starts, (piece_ids, piece_starts, _)) in enumerate(zip(sentences, starts_of_words, pieces)):
         where = origins[s] if origins is not None else f"sentence {s}"
         label_ids = None
@@ -148,22 +170,7 @@ def encode_words(tokenizer, sentences, sequence_length=128, tags=None, label_nam
             used += size
         emit(chunk)
 
-    longest = max(len(r[0]) for r in rows)
-    n = len(rows)
-    token_ids = np.full((n, longest), ids["pad"], "int32")
-    word_ids = np.full((n, longest), -1, "int32")
-    labels = np.full((n, longest), IGNORE_LABEL, "int32")
-    lengths = np.zeros(n, "int32")
-    for i, (t, w, l, *_rest) in enumerate(rows):
-        token_ids[i, :len(t)], word_ids[i, :len(w)], labels[i, :len(l)] = t, w, l
-        lengths[i] = len(t)
-    padding_mask = (np.arange(longest)[None, :] < lengths[:, None]).astype("int32")
-    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask}
-    return WordFeatures(
-        inputs=inputs, word_ids=word_ids, labels=labels if tags is not None else None,
-        num_words=np.array([r[3] for r in rows], "int32"), sentence=np.array([r[4] for r in rows], "int32"),
-        first_word=np.array([r[5] for r in rows], "int32"), lengths=lengths,
-    )
+    return _padded_features(rows, ids["pad"], labelled=tags is not None)
 
 
 def default_doc_stride(sequence_length):
@@ -192,7 +199,7 @@ def encode_word_windows(tokenizer, sentences, sequence_length=128, doc_stride=No
     ids = special_ids(tokenizer)
     sentences = [list(words) for words in sentences]
     texts, starts_of_words = _joined_words(sentences)
-    rows = []  # (token_ids, word_ids, num_words, sentence, first_word)
+    rows = []  # (token_ids, word_ids, None, num_words, sentence, first_word), as _padded_features takes them
     for s, (words, starts, (piece_ids, piece_starts, _)) in enumerate(
             zip(sentences, starts_of_words, pieces_with_offsets(tokenizer, texts))):
         n = len(piece_ids)
@@ -218,21 +225,8 @@ def encode_word_windows(tokenizer, sentences, sequence_length=128, doc_stride=No
                 if first[k] and owner[k] == r:
                     word_ids[1 + k - start] = int(piece_word[k]) - first_word
             token_ids = [ids["cls"]] + [int(t) for t in piece_ids[start:end]] + [ids["sep"]]
-            rows.append((token_ids, word_ids, len(owned), s, first_word))
-    longest = max(len(r[0]) for r in rows)
-    count = len(rows)
-    token_ids = np.full((count, longest), ids["pad"], "int32")
-    word_ids = np.full((count, longest), -1, "int32")
-    lengths = np.array([len(r[0]) for r in rows], "int32")
-    for i, (t, w, *_rest) in enumerate(rows):
-        token_ids[i, :len(t)], word_ids[i, :len(w)] = t, w
-    padding_mask = (np.arange(longest)[None, :] < lengths[:, None]).astype("int32")
-    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask}
-    return WordFeatures(
-        inputs=inputs, word_ids=word_ids, labels=None,
-        num_words=np.array([r[2] for r in rows], "int32"), sentence=np.array([r[3] for r in rows], "int32"),
-        first_word=np.array([r[4] for r in rows], "int32"), lengths=lengths,
-    )
+            rows.append((token_ids, word_ids, None, len(owned), s, first_word))
+    return _padded_features(rows, ids["pad"], labelled=False)
 
 
 def merge_chunk_tags(features, row_tags, sentence_lengths):

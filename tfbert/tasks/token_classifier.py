@@ -55,6 +55,7 @@ class BertTokenClassifier(BertTask):
     default_learning_rate = 5e-5
     ignore_label = IGNORE_LABEL
     serving_class = TokenClassifierServing
+    predict_width_step = 16  # predict_words' batches are cut to a multiple of this many pieces
 
     def __init__(self, backbone, num_labels=None, label_names=None, preprocessor=None, dropout=0.1, **kwargs):
         super().__init__(backbone, preprocessor=preprocessor, **kwargs)
@@ -127,21 +128,30 @@ class BertTokenClassifier(BertTask):
         ``doc_stride`` pieces apart (default: half a window); each word's tag
         comes from the window where it has the most context
         (``tfbert.data.ner.encode_word_windows``).
+
+        The rows are run in order of length, ``batch_size`` at a time, each
+        batch only as wide as its longest row rounded up to a multiple of
+        ``predict_width_step`` (16) pieces (so few shapes are traced), through
+        Keras' compiled ``predict_on_batch``; the tags come back in the
+        sentences' order.
         """
         from tfbert.data.ner import encode_word_windows, merge_chunk_tags
 
         tokenizer = self._tokenizer("predict_words")
         features = encode_word_windows(tokenizer, sentences, sequence_length=self._sequence_length(),
                                        doc_stride=doc_stride)
-        tags = []
-        for start in range(0, len(features.inputs["token_ids"]), batch_size):
-            batch = {k: v[start:start + batch_size] for k, v in features.inputs.items()}
-            cut = int(features.lengths[start:start + batch_size].max())  # each batch only as wide as it needs
-            batch = {k: v[:, :cut] for k, v in batch.items()}
-            logits = self(batch, training=False)
-            tags.extend(self.decode_tags(logits, features.word_ids[start:start + batch_size],
-                                         features.num_words[start:start + batch_size]))
-        return merge_chunk_tags(features, tags, [len(s) for s in sentences])
+        full_width = features.inputs["token_ids"].shape[1]
+        step = self.predict_width_step
+        order = np.argsort(features.lengths, kind="stable")
+        row_tags = [None] * len(order)
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = min(full_width, -(-int(features.lengths[rows].max()) // step) * step)
+            logits = self.predict_on_batch({k: v[rows, :width] for k, v in features.inputs.items()})
+            tags = self.decode_tags(logits, features.word_ids[rows, :width], features.num_words[rows])
+            for row, tags_of_row in zip(rows, tags):
+                row_tags[row] = tags_of_row
+        return merge_chunk_tags(features, row_tags, [len(s) for s in sentences])
 
     def predict_text(self, texts, batch_size=32, doc_stride=None):
         """Tag raw strings of any length (a long text is read in overlapping windows, see ``predict_words``).
