@@ -96,6 +96,11 @@ class PresetLoader:
     def _name_hint(self):
         return os.path.basename(os.path.normpath(self.directory))
 
+    def _vocabulary_file(self):
+        """The vocabulary file's path, or None when the preset has none."""
+        path = os.path.join(self.directory, self.VOCABULARY_FILE)
+        return path if os.path.isfile(path) else None
+
     def _require_vocabulary(self, vocabulary):
         if vocabulary is None:
             missing = os.path.join(self.directory, self.VOCABULARY_FILE)
@@ -115,12 +120,11 @@ class KerasHubLoader(PresetLoader):
         return loading.keras_hub_config(self.directory)[1]
 
     def vocabulary(self):
-        vocab = os.path.join(self.directory, self.VOCABULARY_FILE)
         lowercase = None
         tokenizer_config = os.path.join(self.directory, "tokenizer.json")
         if os.path.isfile(tokenizer_config):
             lowercase = (read_json_object(tokenizer_config).get("config") or {}).get("lowercase")
-        return (vocab if os.path.isfile(vocab) else None), lowercase
+        return self._vocabulary_file(), lowercase
 
     def _build_and_load(self, cls, kwargs, overrides):
         config_path, config = loading.keras_hub_config(self.directory)
@@ -141,16 +145,14 @@ class HuggingFaceLoader(PresetLoader):
         return huggingface.read_config(self.directory)
 
     def vocabulary(self):
-        vocab = os.path.join(self.directory, self.VOCABULARY_FILE)
-        return (vocab if os.path.isfile(vocab) else None), huggingface.read_lowercase(self.directory)
+        return self._vocabulary_file(), huggingface.read_lowercase(self.directory)
 
     def tokenizer_options(self):
         settings = self._tokenizer_config()
         lowercase = settings.get("do_lower_case")
         if lowercase is None:
             lowercase = _name_says_uncased(settings.get("name_or_path") or self._name_hint())
-        vocabulary = os.path.join(self.directory, self.VOCABULARY_FILE)
-        return {"vocabulary": self._require_vocabulary(vocabulary if os.path.isfile(vocabulary) else None),
+        return {"vocabulary": self._require_vocabulary(self._vocabulary_file()),
                 "lowercase": bool(lowercase), "strip_accents": settings.get("strip_accents"),
                 "tokenize_chinese_chars": settings.get("tokenize_chinese_chars", True)}
 
@@ -178,8 +180,7 @@ class GoogleLoader(HuggingFaceLoader):
         return google.read_checkpoint_config(self.directory)
 
     def vocabulary(self):
-        vocab = os.path.join(self.directory, self.VOCABULARY_FILE)
-        return (vocab if os.path.isfile(vocab) else None), google.guess_lowercase(self.directory)
+        return self._vocabulary_file(), google.guess_lowercase(self.directory)
 
     def load_backbone(self, cls, dtype=None, **overrides):
         return google.load_tf_checkpoint(cls, self.directory, dtype=dtype, **overrides)
