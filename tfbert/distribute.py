@@ -47,6 +47,7 @@ Example:
 
 import json
 import logging
+import math
 import os
 
 import tensorflow as tf
@@ -235,13 +236,31 @@ def is_tpu(strategy):
     return isinstance(strategy, (tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy))
 
 
-def tpu_compile_options(steps_per_epoch, steps_per_execution=32):
+def steps_per_execution_for(steps_per_epoch, total_steps=None, limit=32):
+    """The most steps per host call, up to ``limit``, that divide the epoch (and ``total_steps``).
+
+    Keras runs ``steps_per_execution`` steps per call and calls the callbacks
+    between calls only, so an epoch, a resumed epoch's start and the run's last
+    step must fall on a call boundary: the number chosen divides them all.
+
+    >>> from tfbert.distribute import steps_per_execution_for
+    >>> steps_per_execution_for(100), steps_per_execution_for(96), steps_per_execution_for(96, total_steps=150)
+    (25, 32, 6)
+    """
+    whole = math.gcd(int(steps_per_epoch), int(total_steps)) if total_steps else int(steps_per_epoch)
+    return max(d for d in range(1, max(1, min(int(limit), whole)) + 1) if whole % d == 0)
+
+
+def tpu_compile_options(steps_per_epoch, steps_per_execution=32, total_steps=None):
     """``compile`` options of the TPU path: XLA, and up to ``steps_per_execution`` steps per host call.
 
-    The same options run on CPU and GPU (``tests/test_distribute_tpu_path.py``
-    runs them on the default strategy), so a notebook can use them everywhere.
+    The number of steps per call divides the epoch (and ``total_steps``; see
+    :func:`steps_per_execution_for`). The same options run on CPU and GPU
+    (``tests/test_distribute_tpu_path.py`` runs them on the default strategy),
+    so a notebook can use them everywhere.
     """
-    return {"jit_compile": True, "steps_per_execution": max(1, min(int(steps_per_execution), int(steps_per_epoch)))}
+    return {"jit_compile": True,
+            "steps_per_execution": steps_per_execution_for(steps_per_epoch, total_steps, limit=steps_per_execution)}
 
 
 def assert_static_shapes(dataset):
@@ -277,6 +296,56 @@ def pin_batch_size(dataset, batch_size):
     return dataset.map(pin)
 
 
+def static_batches(dataset, batch_size, sequence_length, label_padding=0, what="the data"):
+    """``dataset``'s rows again, in order, in batches of exactly ``batch_size`` rows of ``sequence_length``.
+
+    ``dataset`` yields ``(inputs, labels, ...)`` batches of any size whose
+    sequence axis (the last) may vary, as tfbert's length-bucketed pipelines
+    do. Each row's last axis, where its size is not static, is padded to
+    ``sequence_length`` (inputs with 0, which is ``[PAD]`` and a zero padding
+    mask; everything after the inputs with ``label_padding``), rows are
+    batched again with ``drop_remainder=True``
+    (the last ``rows % batch_size`` rows are left out), and every tensor gets a
+    fully defined shape: what a TPU compiles once. Any other axis must already
+    have a static size. Counting the rows runs ``dataset`` once.
+
+    >>> import tensorflow as tf
+    >>> from tfbert.distribute import static_batches
+    >>> rows = tf.data.Dataset.from_generator(lambda: iter([[5, 6], [7], [8, 9, 4]]),
+    ...                                       output_signature=tf.TensorSpec([None], tf.int32))
+    >>> ragged = rows.padded_batch(2).map(lambda t: ({"token_ids": t}, t[:, 0]))
+    >>> fixed = static_batches(ragged, 2, 4)
+    >>> fixed.element_spec[0]["token_ids"].shape, len(fixed)
+    (TensorShape([2, 4]), 1)
+    """
+    rows = int(dataset.reduce(tf.constant(0, tf.int64),
+                              lambda n, *batch: n + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]))
+    if rows < batch_size:
+        raise ValueError(f"static shapes need at least one full batch: {what} has {rows} rows and the batch "
+                         f"size is {batch_size}; give more data or a smaller --batch-size.")
+
+    def fixed(tensor, value):
+        shape = tensor.shape.as_list()
+        if shape and shape[-1] is None:
+            width = sequence_length - tf.shape(tensor)[-1]
+            tensor = tf.pad(tensor, [[0, 0]] * (len(shape) - 1) + [[0, width]],
+                            constant_values=tf.cast(value, tensor.dtype))
+            shape[-1] = sequence_length
+        if None in shape:
+            raise ValueError(f"a row of shape {tensor.shape} has an axis other than the last without a static "
+                             "size; static_batches can only pad the sequence axis.")
+        return tf.ensure_shape(tensor, shape)
+
+    def pad(*row):
+        inputs = tf.nest.map_structure(lambda t: fixed(t, 0), row[0])
+        rest = tf.nest.map_structure(lambda t: fixed(t, label_padding), tuple(row[1:]))
+        return (inputs,) + rest if rest else inputs
+
+    batches = dataset.unbatch().map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = batches.batch(batch_size, drop_remainder=True)
+    return batches.apply(tf.data.experimental.assert_cardinality(rows // batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
 def spec_paths(structure, prefix=""):
     """(path, leaf) pairs of a nest of dicts/tuples/lists, paths like ``[0]['token_ids']``."""
     if isinstance(structure, dict):
@@ -301,11 +370,17 @@ def replica_batches(dataset, input_context):
     local = total // pipelines
     first = input_context.input_pipeline_id * local
 
+    static_rows = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+    share = static_rows // total if static_rows is not None and static_rows % total == 0 else None
+
     def rows(batch, replica):
         n = tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
         g = tf.cast(first, tf.int64) + replica
         start, stop = n * g // total, n * (g + 1) // total
-        return tf.nest.map_structure(lambda t: t[start:stop], batch)
+        if share is None:
+            return tf.nest.map_structure(lambda t: t[start:stop], batch)
+        # a static global batch that splits evenly keeps a static replica batch (a TPU needs it)
+        return tf.nest.map_structure(lambda t: tf.ensure_shape(t[start:stop], [share] + t.shape.as_list()[1:]), batch)
 
     def per_replica(*batch):
         batch = batch[0] if len(batch) == 1 else batch

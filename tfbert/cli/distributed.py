@@ -4,8 +4,9 @@
 machine with 8 GPUs and on N machines (each with its own ``TF_CONFIG``):
 :func:`worker_run` creates the strategy named by ``--strategy`` before any
 other TensorFlow work, and :func:`start_worker_run` opens the run directory.
-The chief (worker 0, or the ``chief`` task) opens the real run directory, as a
-one-process run does. Every other worker opens a private run folder under the
+With a TPU strategy (or ``--static-shapes``), :func:`static_shapes` turns on
+the fixed shapes a TPU compiles once. The chief (worker 0, or the ``chief``
+task) opens the real run directory, as a one-process run does. Every other worker opens a private run folder under the
 system's temporary directory (its logs, metrics, plots and ``model.keras`` land
 there, since saving takes every worker) and :func:`worker_run` removes it at the
 end, failure or not. With ``--resume`` every worker reads the settings and the
@@ -32,14 +33,9 @@ from tfbert.cli.options import UsageError
 def worker_run(args):
     """Create ``args.strategy``'s strategy (kept as ``args.distribute_strategy``) and yield it; afterwards
     remove the private run folder of a non-chief worker, if one was made."""
-    from tfbert.distribute import get_strategy, is_tpu
+    from tfbert.distribute import get_strategy
 
     strategy = get_strategy(getattr(args, "strategy", None) or "auto")  # logs what it picked and why
-    if is_tpu(strategy):
-        raise UsageError("found a TPU, but the training commands batch by length (dynamic shapes, which a TPU "
-                         "recompiles for every batch); train on a TPU with the static-shape recipe of "
-                         "examples/colab_tpu.ipynb (tfbert.distribute.tpu_compile_options, pin_batch_size), or "
-                         "pass --strategy default to run on this host's CPU")
     args.distribute_strategy = strategy
     args.worker_folder = None
     try:
@@ -79,3 +75,21 @@ def start_worker_run(args, command, defaults, fixed, check=None):
     checked = check(settings) if check else None
     args.worker_folder = private_folder("run", args.output_dir)
     return open_run(os.path.join(args.worker_folder, "run"), command, settings, mode="new"), settings, checked
+
+
+def static_shapes(args, run, settings):
+    """Whether this run trains on fixed shapes (``--static-shapes``, always on a TPU); said and recorded."""
+    from tfbert.distribute import is_tpu
+
+    strategy = args.distribute_strategy
+    if is_tpu(strategy) and not settings["static_shapes"]:
+        settings["static_shapes"] = True
+        run.update_record(settings=settings)  # a resumed run keeps the shapes it trained on
+        print("a TPU strategy: static shapes (as --static-shapes)")
+    if not settings["static_shapes"]:
+        return False
+    replicas = strategy.num_replicas_in_sync
+    if settings["batch_size"] % replicas:
+        raise UsageError(f"--static-shapes splits each batch evenly over the {replicas} replicas, but "
+                         f"--batch-size {settings['batch_size']} is not a multiple of {replicas}; give a multiple.")
+    return True

@@ -25,10 +25,10 @@ FINETUNE_DEFAULTS = dict(
     task="classification", preset="minilm_l6_en_uncased", data=None, epochs=3, steps=None, batch_size=32,
     learning_rate=5e-5, policy="float32", seed=42, max_seq_len=128, max_examples=None,
     text_column=None, label_column=None, text_pair_column=None, steps_per_epoch=None,
-    dropout=None,
+    dropout=None, static_shapes=False,
 )
 FINETUNE_FIXED = ("task", "preset", "data", "batch_size", "max_seq_len", "max_examples", "seed",
-                  "text_column", "label_column", "text_pair_column", "policy", "dropout")
+                  "text_column", "label_column", "text_pair_column", "policy", "dropout", "static_shapes")
 # The split files and task options (tfbert.cli.tasks).
 FINETUNE_DEFAULTS.update(TASK_DEFAULTS)
 FINETUNE_FIXED += TASK_FIXED
@@ -83,6 +83,8 @@ def run(args):
 def _finetune(args, run, settings, splits):
     import keras
 
+    from tfbert.cli.distributed import static_shapes
+    from tfbert.distribute import static_batches, tpu_compile_options
     from tfbert.training import fit_resumable
 
     keras.utils.set_random_seed(settings["seed"])
@@ -94,13 +96,21 @@ def _finetune(args, run, settings, splits):
         if settings["dropout"] is not None:
             model.override_dropout(settings["dropout"])
         trainee = task.training_model(model)  # what fit trains; `model` is what is saved
-    train_ds = task.batches(train, model, settings["batch_size"], shuffle_seed=settings["seed"])
+    static = static_shapes(args, run, settings)  # a TPU: fixed batch and sequence sizes, an XLA step
+
+    def batches(data, what, shuffle_seed=None):
+        made = task.batches(data, model, settings["batch_size"], shuffle_seed=shuffle_seed)
+        return static_batches(made, settings["batch_size"], settings["max_seq_len"], task.label_padding,
+                              what=what) if static else made
+
+    train_ds = batches(train, "the training data", shuffle_seed=settings["seed"])
     known = int(train_ds.cardinality())
     epochs, steps_per_epoch = training_length(run, settings, known if known > 0 else
                                               math.ceil(len(train) / settings["batch_size"]))
     total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
     with args.distribute_strategy.scope():
-        trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
+        trainee.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps,
+                        **(tpu_compile_options(steps_per_epoch, total_steps=total_steps) if static else {}))
     validation = splits["validation"]
     print(f"fine-tuning {settings['preset']} for {task.name} on {len(train)} {settings['data']} {task.unit} "
           f"({task.describe(train)}); {len(validation) if validation is not None else 'none'} for validation; "
@@ -108,7 +118,7 @@ def _finetune(args, run, settings, splits):
     fit_resumable(
         trainee, train_ds.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,
         restore_checkpoint=args.resume, save_every=CHECKPOINT_EVERY, callbacks=callbacks_for(run), verbose=progress_verbosity(),
-        validation_data=None if validation is None else task.batches(validation, model, settings["batch_size"]),
+        validation_data=None if validation is None else batches(validation, "the validation data"),
         total_steps=total_steps,
     )
     save_keras(model, run.file(MODEL_FILE))

@@ -114,12 +114,17 @@ OPTIONS.update({
         type=dropout_rate, metavar="RATE",
         help="dropout rate of every dropout layer (backbone and head), replacing the checkpoint's; "
              "0 turns dropout off (default: the checkpoint's rates)")),
+    "static_shapes": (("--static-shapes",), dict(
+        action="store_true", default=None,
+        help="train on fixed shapes, as a TPU needs: every batch exactly --batch-size rows (the last short "
+             "batch of a pass is left out) padded to --max-seq-len, and the step compiled with XLA, several "
+             "steps per call (default: on with a TPU strategy, else batches grouped by length)")),
 })
-DISTRIBUTE_OPTIONS = ("strategy", "dropout")
+DISTRIBUTE_OPTIONS = ("strategy", "dropout", "static_shapes")
 
 
 def add_distribute_options(parser):
-    """Add ``--strategy`` and ``--dropout`` (``DISTRIBUTE_OPTIONS``) to a training command."""
+    """Add ``--strategy``, ``--dropout`` and ``--static-shapes`` (``DISTRIBUTE_OPTIONS``) to a training command."""
     for name in DISTRIBUTE_OPTIONS:
         add_option(parser, name)
 # ---- end of tf.distribute and dropout options ----------------------------------------------------
@@ -129,7 +134,7 @@ def add_distribute_options(parser):
 POLICY_CHOICES = ("auto",) + POLICIES
 OPTIONS["policy"] = (("--policy",), dict(
     choices=POLICY_CHOICES,
-    help="Keras dtype policy: auto (mixed_bfloat16 on a TPU, an Ampere+ GPU or a CPU with AVX512_BF16/AMX, "
+    help="Keras dtype policy: auto (mixed_bfloat16 on a TPU, an Ampere+ GPU, a CPU with AMX, or one with AVX512_BF16 whose bfloat16 matmuls measure faster, "
          "mixed_float16 on a Volta/Turing GPU, else float32; printed and recorded in run.json), float32, "
          "mixed_float16 (GPU only) or mixed_bfloat16"))
 # ---- end of dtype policy --------------------------------------------------------------------------

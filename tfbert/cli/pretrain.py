@@ -26,11 +26,11 @@ from tfbert.cli.sources import save_keras
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None,
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None, static_shapes=False,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
                   "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask",
-                  "dropout")
+                  "dropout", "static_shapes")
 PRESET_DIR = "preset"
 DEFAULT_STEPS = 1000  # when neither --steps nor --epochs is given (a default of --steps would override --epochs)
 
@@ -150,7 +150,9 @@ def _pretrain(args, run, settings, documents):
     import keras
 
     from tfbert.config import BertConfig
+    from tfbert.cli.distributed import static_shapes
     from tfbert.data.masking import MaskedLMMasker
+    from tfbert.distribute import assert_static_shapes, pin_batch_size, tpu_compile_options
     from tfbert.data.pretraining_data import build_instances, pretraining_dataset
     from tfbert.model import BERT
     from tfbert.preprocessing.tokenizer import BertTokenizer
@@ -195,7 +197,12 @@ def _pretrain(args, run, settings, documents):
     epochs, steps_per_epoch = training_length(run, settings, num // settings["batch_size"])  # full batches only
     data = pretraining_dataset(instances, masker, settings["batch_size"], seed=settings["seed"], repeat=True)
     total_steps = settings["steps"] or epochs * steps_per_epoch  # --steps N: exactly N, the schedule sized for N
-    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps)
+    compile_options = {}
+    if static_shapes(args, run, settings):  # a TPU: every batch is already full and padded; declare it, XLA
+        data = pin_batch_size(data, settings["batch_size"])
+        assert_static_shapes(data)
+        compile_options = tpu_compile_options(steps_per_epoch, total_steps=total_steps)
+    model.compile(learning_rate=settings["learning_rate"], num_train_steps=total_steps, **compile_options)
     print(f"pretraining on {num} sequence pairs from {len(documents)} documents; "
           f"{epochs} epoch(s) of {steps_per_epoch} steps ({total_steps} in all), batch size {settings['batch_size']}")
     fit_resumable(model, data, epochs=epochs, steps_per_epoch=steps_per_epoch, checkpoint_dir=args.checkpoint_dir,

@@ -1,8 +1,9 @@
 """The tasks ``tfbert finetune --task`` trains and ``tfbert evaluate`` scores.
 
 Each task knows how to read its data files, its splits, its model, its
-batches, its evaluation and how to print it, so the finetune and evaluate
-commands are the same for every task:
+batches (and ``label_padding``, what pads a label sequence under
+``--static-shapes``), its evaluation and how to print it, so the finetune and
+evaluate commands are the same for every task:
 
 ========================  ==========================================  =============================
 task                      data                                        evaluate reports
@@ -71,6 +72,7 @@ class ClassificationTask:
 
     name = "classification"
     unit = "examples"
+    label_padding = 0  # what pads the labels' sequence axis under --static-shapes (none here)
 
     def splits(self, settings):
         return classification_splits(settings)
@@ -183,6 +185,7 @@ class FileOrTfdsTask:
     """
 
     tfds_name = title = file_kind = None
+    label_padding = 0  # what pads the labels' sequence axis under --static-shapes (qa has none)
 
     def splits(self, settings):
         def named(data):
@@ -202,6 +205,7 @@ class TaggingTask(FileOrTfdsTask):
 
     name = "ner"
     unit = "sentences"
+    label_padding = -100  # tfbert.data.ner.IGNORE_LABEL: padding is not scored
     tfds_name, title, file_kind = "conll2003", "NER", CONLL_FILE
 
     @staticmethod
@@ -331,6 +335,7 @@ class MultipleChoiceTask:
 
     name = "multiple_choice"
     unit = "examples"
+    label_padding = 0  # what pads the labels' sequence axis under --static-shapes (none here)
 
     def splits(self, settings):
         def named(data):
@@ -392,11 +397,12 @@ class MultipleChoiceTask:
         if shuffle_seed is not None:
             dataset = dataset.shuffle(len(data), seed=shuffle_seed, reshuffle_each_iteration=True)
 
+        num_choices = counts.pop()  # static, so that --static-shapes can fix every axis
+
         def pack(contexts, choices, labels):  # [B], [B, C] -> [B, C, S] inputs
-            shape = tf.shape(choices)
-            firsts = tf.reshape(tf.repeat(contexts[:, None], shape[1], axis=1), [-1])
+            firsts = tf.reshape(tf.repeat(contexts[:, None], num_choices, axis=1), [-1])
             packed = preprocessor((firsts, tf.reshape(choices, [-1])))
-            return {k: tf.reshape(v, [shape[0], shape[1], -1]) for k, v in packed.items()}, labels
+            return {k: tf.reshape(v, [tf.shape(choices)[0], num_choices, -1]) for k, v in packed.items()}, labels
 
         return dataset.batch(batch_size).map(pack, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -415,6 +421,7 @@ class EmbeddingTask:
 
     name = "embedding"
     unit = "pairs"
+    label_padding = 0  # what pads the labels' sequence axis under --static-shapes (none here)
 
     def splits(self, settings):
         return classification_splits(settings, scores=True, pairs=True)
