@@ -20,7 +20,11 @@ CPU_PLAIN = frozenset({"avx2", "fma"})
     (Hardware(gpu_capabilities=((9, 0),), cpu_flags=CPU_PLAIN), "mixed_bfloat16", "9.0 has bfloat16"),
     (Hardware(gpu_capabilities=((8, 0), (7, 5))), "mixed_float16", "7.5 has float16"),  # the slowest GPU decides
     (Hardware(gpu_capabilities=((6, 1),), cpu_flags=CPU_BF16), "float32", "6.1 has no half-precision"),
-    (Hardware(cpu_flags=CPU_BF16), "mixed_bfloat16", "AVX512_BF16"),
+    (Hardware(cpu_flags=CPU_BF16, bf16_matmul_speedup=1.6), "mixed_bfloat16", "AVX512_BF16, and its bfloat16 "
+                                                                             "matmuls ran at 1.60x"),
+    (Hardware(cpu_flags=CPU_BF16, bf16_matmul_speedup=0.57), "float32", "without AMX, and its bfloat16 matmuls "
+                                                                       "ran at 0.57x"),
+    (Hardware(cpu_flags=CPU_BF16), "float32", "not measured"),
     (Hardware(cpu_flags=CPU_AMX), "mixed_bfloat16", "AMX-BF16"),
     (Hardware(cpu_flags=CPU_PLAIN), "float32", "lacks AVX512_BF16 and AMX-BF16"),
 ])
@@ -39,6 +43,19 @@ def test_float16_without_a_gpu_is_refused_and_bfloat16_on_a_plain_cpu_warns():
     assert choose_policy("float32", Hardware()) == ("float32", "as requested")
     with pytest.raises(ValueError, match="unknown dtype policy 'float64'"):
         choose_policy("float64", Hardware())
+
+
+def test_detect_measures_bfloat16_matmuls_only_on_an_avx512_bf16_cpu_without_amx():
+    from tfbert.precision import bf16_matmul_speedup
+
+    hardware = Hardware.detect()
+    measured = "avx512_bf16" in hardware.cpu_flags and "amx_bf16" not in hardware.cpu_flags and \
+        not (hardware.tpus or hardware.gpu_capabilities)
+    assert (hardware.bf16_matmul_speedup is not None) == measured
+    speedup = bf16_matmul_speedup()  # measured once per process: the same answer every time
+    assert speedup > 0 and bf16_matmul_speedup() == speedup
+    if measured:
+        assert hardware.bf16_matmul_speedup == speedup
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -2,8 +2,11 @@
 
 ``choose_policy("auto")`` picks, with a one-line reason:
   - ``mixed_bfloat16`` on a TPU, on a GPU of compute capability >= 8.0 (bfloat16 tensor cores, no
-    loss scaling needed) and on a CPU with AVX512_BF16 or AMX-BF16 (oneDNN runs bfloat16 matmuls
-    natively there: about 1.6x the float32 matmul peak, 2x the pretraining speed on such a CPU);
+    loss scaling needed), on a CPU with AMX-BF16 (matrix units), and on a CPU with AVX512_BF16 but
+    no AMX only where its bfloat16 matmuls are measured faster: such CPUs differ (one of the
+    developers' machines ran bfloat16 matmuls at 0.57x its float32 peak, so mixed_bfloat16 steps
+    took 1.4-1.6x as long), so :meth:`Hardware.detect` times a 1024^3 ``tf.matmul`` in both
+    dtypes once per process (a fraction of a second) and bfloat16 must be >= 1.2x as fast;
   - ``mixed_float16`` on a GPU of compute capability 7.x (float16 tensor cores);
   - ``float32`` otherwise.
 An explicit policy is checked against the hardware: ``mixed_float16`` without a GPU is refused
@@ -13,25 +16,34 @@ is emulated.
 
 Example:
 >>> from tfbert.precision import Hardware, choose_policy
->>> choose_policy("auto", Hardware(cpu_flags=frozenset({"avx512_bf16"})))[0]
+>>> choose_policy("auto", Hardware(cpu_flags=frozenset({"avx512_bf16"}), bf16_matmul_speedup=1.6))[0]
 'mixed_bfloat16'
+>>> choose_policy("auto", Hardware(cpu_flags=frozenset({"avx512_bf16"}), bf16_matmul_speedup=0.57))[1]
+'auto: the CPU has AVX512_BF16 without AMX, and its bfloat16 matmuls ran at 0.57x float32 here'
 >>> choose_policy("auto", Hardware(cpu_flags=frozenset({"avx2"})))
 ('float32', 'auto: no TPU or GPU, and the CPU lacks AVX512_BF16 and AMX-BF16')
 """
 
 import dataclasses
+import functools
+import time
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+#: how much faster than float32 a CPU's bfloat16 matmuls must be for ``auto`` to pick mixed_bfloat16
+#: (the rest of a mixed_bfloat16 step, LayerNorm and softmax in float32 and the casts, gains nothing)
+BF16_MIN_SPEEDUP = 1.2
 
 
 @dataclasses.dataclass(frozen=True)
 class Hardware:
-    """What the policy choice looks at: TPU cores, GPU compute capabilities, CPU flags."""
+    """What the policy choice looks at: TPU cores, GPU compute capabilities, CPU flags, and for a CPU
+    with AVX512_BF16 but no AMX, its bfloat16 matmul speed over float32 (measured by ``detect``)."""
 
     tpus: int = 0
     gpu_capabilities: tuple = ()  # one (major, minor) per GPU
     cpu_flags: frozenset = frozenset()
+    bf16_matmul_speedup: float = None
 
     @classmethod
     def detect(cls):
@@ -43,7 +55,30 @@ class Hardware:
             capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
             capabilities.append(tuple(capability) if capability else (0, 0))
         tpus = len(tf.config.list_logical_devices("TPU"))
-        return cls(tpus=tpus, gpu_capabilities=tuple(capabilities), cpu_flags=read_cpu_flags())
+        flags = read_cpu_flags()
+        speedup = None
+        if not (tpus or capabilities) and "avx512_bf16" in flags and "amx_bf16" not in flags:
+            speedup = bf16_matmul_speedup()
+        return cls(tpus=tpus, gpu_capabilities=tuple(capabilities), cpu_flags=flags, bf16_matmul_speedup=speedup)
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_matmul_speedup(size=1024, repeats=3):
+    """This CPU's bfloat16 ``tf.matmul`` speed over float32 (``size``^3, best of ``repeats``), once per process."""
+    import tensorflow as tf
+
+    best = {}
+    with tf.device("/CPU:0"):
+        for dtype in (tf.float32, tf.bfloat16):
+            a = tf.cast(tf.random.stateless_normal([size, size], seed=[0, 1]), dtype)
+            tf.matmul(a, a).numpy()  # warm-up: oneDNN picks and caches its kernel
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                tf.matmul(a, a).numpy()
+                times.append(time.perf_counter() - start)
+            best[dtype] = min(times)
+    return round(best[tf.float32] / best[tf.bfloat16], 2)
 
 
 def read_cpu_flags(path="/proc/cpuinfo"):
@@ -78,8 +113,17 @@ def choose_policy(requested, hardware=None):
             if best >= (7, 0):
                 return "mixed_float16", f"auto: GPU compute capability {best[0]}.{best[1]} has float16 tensor cores"
             return "float32", f"auto: GPU compute capability {best[0]}.{best[1]} has no half-precision tensor cores"
+        if "amx_bf16" in hardware.cpu_flags:
+            return "mixed_bfloat16", "auto: the CPU has AMX-BF16 (bfloat16 matrix units)"
         if bf16_cpu:
-            return "mixed_bfloat16", f"auto: the CPU has {' and '.join(bf16_cpu)} (native bfloat16 matmuls)"
+            speedup = hardware.bf16_matmul_speedup
+            if speedup is None:
+                return "float32", "auto: the CPU has AVX512_BF16 without AMX, and its bfloat16 speed was not measured"
+            if speedup >= BF16_MIN_SPEEDUP:
+                return "mixed_bfloat16", (f"auto: the CPU has AVX512_BF16, and its bfloat16 matmuls ran at "
+                                          f"{speedup:.2f}x float32 here")
+            return "float32", (f"auto: the CPU has AVX512_BF16 without AMX, and its bfloat16 matmuls ran at "
+                               f"{speedup:.2f}x float32 here")
         return "float32", "auto: no TPU or GPU, and the CPU lacks AVX512_BF16 and AMX-BF16"
     if requested == "mixed_float16" and not gpus:
         raise ValueError(
