@@ -1,4 +1,4 @@
-"""Fine-tune the MiniLM checkpoint on real data and report held-out scores (issue 5).
+"""Fine-tune the MiniLM checkpoint on real data and report held-out scores.
 
 One function per task, registered in ``TASKS``; each writes
 ``benchmarks/results/finetune_<task>.json`` (scores, wall time, settings) and

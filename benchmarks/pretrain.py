@@ -1,6 +1,6 @@
 """Pretraining on real Wikipedia prose: BERT-mini from scratch, and continued pretraining of MiniLM.
 
-One command reproduces the figures of the README's "Pretraining (issue 6)" section:
+One command reproduces the figures of the README's pretraining figures:
 
     python benchmarks/pretrain.py                 # ~35 min on 2 CPU cores (28 min of from-scratch training)
     python benchmarks/pretrain.py --quick         # smoke test of the whole flow (~3 min)

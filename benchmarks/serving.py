@@ -14,7 +14,12 @@ the same Rotten Tomatoes snippets from raw strings, batch 32:
 - ``keras-hub predict, seq 512`` and ``seq 128``:
   ``keras_hub.models.BertTextClassifier.from_preset(<HF dir>, num_classes=2)``
   and ``.predict(texts, batch_size=32)`` with its ``BertTextClassifierPreprocessor``
-  at ``sequence_length`` 512 (the class default) and 128.
+  at ``sequence_length`` 512 (the class default) and 128; and, when it differs
+  from both, at the length ``from_preset`` gave it (what a user gets).
+
+Latency: ``--requests`` single-text requests (batch 1), the systems taking
+turns request by request: p50 and p99 milliseconds per request through the
+SavedModel's ``serving_default`` and through keras-hub's ``predict([text])``.
 
 The heads are freshly initialised on both sides (throughput does not depend on
 the head's weights; the predictions are not meaningful). The texts are split
@@ -81,6 +86,9 @@ class ServedClassifier:
             out = self.fn(text=tf.constant(chunk))
             out["label_id"].numpy()  # wait for the result
 
+    def one(self, text):
+        self.fn(text=tf.constant([text]))["label_id"].numpy()
+
 
 class KerasHubClassifier:
     """keras-hub BertTextClassifier.predict at one preprocessor sequence_length."""
@@ -93,6 +101,25 @@ class KerasHubClassifier:
         self.model.preprocessor.sequence_length = self.sequence_length
         self.model.predict(texts, batch_size=batch_size, verbose=0)
 
+    def one(self, text):
+        self.model.preprocessor.sequence_length = self.sequence_length
+        self.model.predict([text], batch_size=1, verbose=0)
+
+
+def latencies(systems, texts, requests):
+    """Milliseconds per single-text request of each system, the systems taking turns request by request."""
+    for system in systems.values():  # warm-up: batch-1 tracing is not timed
+        system.one(texts[0])
+    times = {name: [] for name in systems}
+    for i in range(requests):
+        text = texts[i % len(texts)]
+        for name, system in systems.items():
+            start = time.perf_counter()
+            system.one(text)
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: {"p50_ms": round(float(np.percentile(t, 50)), 2), "p99_ms": round(float(np.percentile(t, 99)), 2),
+                   "mean_ms": round(statistics.mean(t), 2)} for name, t in times.items()}
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -102,6 +129,7 @@ def main(argv=None):
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--hf-dir", default=None, help="the MiniLM Hugging Face directory keras-hub loads "
                         "(default: the one the tfbert preset resolves to)")
+    parser.add_argument("--requests", type=int, default=200, help="single-text requests per system for latency")
     parser.add_argument("--out", default=RESULT)
     args = parser.parse_args(argv)
 
@@ -134,6 +162,9 @@ def main(argv=None):
         "keras-hub predict (seq 512)": KerasHubClassifier(hub, 512),
         "keras-hub predict (seq 128)": KerasHubClassifier(hub, 128),
     }
+    if hub_default_length not in (512, 128):
+        systems[f"keras-hub predict (seq {hub_default_length}, its preset default)"] = \
+            KerasHubClassifier(hub, hub_default_length)
     for system in systems.values():  # warm-up: tracing is not timed
         system.run(texts[:args.batch], args.batch)
 
@@ -148,6 +179,9 @@ def main(argv=None):
             seconds[name].append(time.perf_counter() - start)
             print(f"chunk {part + 1}/{args.chunks} {name}: {len(chunk) / seconds[name][-1]:.1f} sentences/s",
                   flush=True)
+    latency = latencies({name: systems[name] for name in systems if "static" not in name}, texts, args.requests)
+    for name, row in latency.items():
+        print(f"batch 1, {name}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms", flush=True)
     load_after = os.getloadavg()
 
     rates = {name: len(texts) / sum(times) for name, times in seconds.items()}
@@ -165,7 +199,10 @@ def main(argv=None):
         "seconds_per_chunk": {name: [round(t, 3) for t in times] for name, times in seconds.items()},
         "ratio_vs_keras_hub_512": round(ours / rates["keras-hub predict (seq 512)"], 2),
         "ratio_vs_keras_hub_128": round(ours / rates["keras-hub predict (seq 128)"], 2),
+        "ratio_vs_keras_hub_preset_default": round(ours / rates[next(
+            (n for n in rates if "preset default" in n), "keras-hub predict (seq 512)")], 2),
         "keras_hub_preset_default_sequence_length": hub_default_length,
+        "latency_batch_1": {"requests": args.requests, **latency},
         "export_vs_in_memory_max_abs_logit_diff": export_diff,
         "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after,
                     "platform": platform.platform(), "python": platform.python_version()},
@@ -174,7 +211,8 @@ def main(argv=None):
     }
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("sentences_per_second", "ratio_vs_keras_hub_512",
-                                             "ratio_vs_keras_hub_128")}, indent=2))
+                                             "ratio_vs_keras_hub_128", "ratio_vs_keras_hub_preset_default",
+                                             "latency_batch_1")}, indent=2))
     return 0
 
 

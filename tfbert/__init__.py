@@ -15,8 +15,9 @@ if _backend not in (None, "", "tensorflow"):
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# The public names load on first use (PEP 562), so that ``import tfbert`` and
-# ``tfbert --help`` do not import TensorFlow; ``from tfbert import BERT`` works as usual.
+# The public names load on first use (PEP 562), so that the ``tfbert`` command (``tfbert --help``)
+# starts without importing TensorFlow; ``from tfbert import BERT`` works as usual. (A library
+# user's ``import tfbert`` imports ``tfbert.tasks``, and with it TensorFlow, at the end of this file.)
 _EXPORTS = {
     "BertConfig": "tfbert.config",
     "BERT": "tfbert.model",

@@ -21,7 +21,7 @@ NSP cross-entropy. Metrics: ``mlm_accuracy`` (weighted), ``mlm_perplexity``,
 ``mlm_loss``, and ``nsp_accuracy``/``nsp_loss``. Everything runs under
 ``jit_compile=True`` and ``mixed_bfloat16``.
 
-Head weights are named as issue 3's loaders expect: layers ``mlm_head``
+Head weights are named as the checkpoint loaders (``tfbert/checkpoints/``) expect: layers ``mlm_head``
 (``transform_dense``, ``transform_layer_norm``, ``output_bias``) and
 ``nsp_head`` (``dense``), i.e. HF ``cls.predictions.*`` /
 ``cls.seq_relationship.*`` and Google ``cls/...``.
