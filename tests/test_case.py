@@ -168,8 +168,8 @@ def _sequence_length(tree, axis):
 
 
 def _replace_length(shape, old, new):
-    """``shape`` with each non-batch dimension equal to ``old`` set to ``new``."""
-    return tuple(shape[:1]) + tuple(new if d == old else d for d in shape[1:])
+    """``shape`` with its axis 1 (where outputs keep the sequence) set to ``new`` when it was ``old``."""
+    return tuple(new if axis == 1 and d == old else d for axis, d in enumerate(shape))
 
 
 class TestCase:
@@ -201,7 +201,7 @@ class TestCase:
           (``jit_compile``) with a finite loss;
         * ``variable_length``: the same layer instance takes a shorter sequence (cut along
           ``seq_axis``), eagerly and in one functional model with a None sequence dimension;
-          output dimensions equal to the input length follow it.
+          an output axis 1 equal to the input length follows it.
         """
         call_kwargs = dict(call_kwargs or {})
         layer = make_layer()
@@ -278,7 +278,7 @@ class TestCase:
         inputs = [keras.tree.map_structure(lambda a: keras.Input(np.shape(a)[1:], dtype=np.asarray(a).dtype.name),
                                            arg) for arg in args]
         model = keras.Model(_unwrap(inputs), make_layer()(*inputs, **(call_kwargs or {})))
-        y = keras.tree.map_structure(lambda t: np.zeros(t.shape, "float32"), model(_unwrap(list(args))))
+        y = keras.tree.map_structure(lambda t: np.zeros(tuple(t.shape), "float32"), model(_unwrap(list(args))))
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile)
         history = model.fit(_unwrap(list(args)), y, epochs=2, batch_size=len(keras.tree.flatten(args)[0]),
                             verbose=0)

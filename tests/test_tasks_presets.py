@@ -44,7 +44,7 @@ class TestTinyPresets(TestCase):
         (BertTokenClassifier, {"label_names": ["O", "B-X", "I-X"], "sequence_length": 16}),
         (BertMaskedLM, {}),
         (BertPretrainer, {}),
-    ], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+    ], ids=lambda v: v.__name__ if isinstance(v, type) else None)
     def test_task_from_preset(self, tiny_preset, cls, kwargs):
         model = self.run_preset_test(cls, tiny_preset, init_kwargs=kwargs)
         assert model.backbone.config.vocab_size == len(TINY_VOCAB)
