@@ -143,6 +143,15 @@ def _symbolic(arg, seq_axes=()):
     return keras.KerasTensor(tuple(shape), dtype=array.dtype.name)
 
 
+def _inputs(arg, seq_axes=()):
+    """``keras.Input`` for ``arg`` as ``_symbolic`` shapes it; a dict's inputs are named by their keys."""
+    if isinstance(arg, dict):
+        return {k: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=k)
+                for k, t in _symbolic(arg, seq_axes).items()}
+    t = _symbolic(arg, seq_axes)
+    return keras.Input(batch_shape=t.shape, dtype=t.dtype)
+
+
 def _truncate(tree, axis, length):
     """Every array of ``tree`` with more than one axis cut to ``length`` along ``axis``."""
     def cut(a):
@@ -275,8 +284,7 @@ class TestCase:
 
     def run_fit_step(self, make_layer, args, call_kwargs=None, jit_compile=True):
         """A functional model around a fresh layer trains two steps; the loss is finite."""
-        inputs = [keras.tree.map_structure(lambda a: keras.Input(np.shape(a)[1:], dtype=np.asarray(a).dtype.name),
-                                           arg) for arg in args]
+        inputs = [_inputs(arg) for arg in args]
         model = keras.Model(_unwrap(inputs), make_layer()(*inputs, **(call_kwargs or {})))
         y = keras.tree.map_structure(lambda t: np.zeros(tuple(t.shape), "float32"), model(_unwrap(list(args))))
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile)
@@ -295,9 +303,7 @@ class TestCase:
         short_shape = _map_shapes(lambda s: _replace_length(s, length, short), expected_shape)
         eager_short = layer(*short_args, **call_kwargs)
         _map_shapes(lambda s, out: self.assert_shape(out, s), short_shape, eager_short)
-        inputs = [_symbolic(a, seq_axes=(seq_axis,)) for a in args]
-        inputs = [keras.tree.map_structure(lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype), i)
-                  for i in inputs]
+        inputs = [_inputs(a, seq_axes=(seq_axis,)) for a in args]
         model = keras.Model(_unwrap(inputs), layer(*inputs, **call_kwargs))
         for batch, shape, eager in ((args, expected_shape, layer(*args, **call_kwargs)),
                                     (short_args, short_shape, eager_short)):
