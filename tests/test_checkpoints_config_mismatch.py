@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import tfbert
-from conftest import TINY
+from test_case import TINY
 
 FORMATS = {  # format -> (config file, key of num_hidden_layers, key of hidden_size, inside "config"?)
     "keras_hub": ("config.json", "num_layers", "hidden_dim", True),

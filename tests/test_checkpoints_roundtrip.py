@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY, random_inputs
+from test_case import TINY, random_inputs
 from tfbert import BERT, BertConfig
 from tfbert.checkpoints import google, huggingface
 from tfbert.checkpoints.loading import load_pretraining_heads

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfbert
-from conftest import REPO_ROOT, TINY, save_tiny_hf_preset
+from test_case import REPO_ROOT, TINY, save_tiny_hf_preset
 from tfbert import cli
 from tfbert.cli.errors import one_line
 from tfbert.cli.options import OPTIONS

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from test_case import REPO_ROOT
 
 def _python(*args, env=None):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, **(env or {}))

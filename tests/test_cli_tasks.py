@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfbert
-from conftest import TINY, save_tiny_hf_preset, shared_data_path
+from test_case import TINY, save_tiny_hf_preset, shared_data_path
 from tfbert import cli
 
 CONTEXT = "the tower was built in paris by gustave eiffel and it opened in the spring of that year for the fair"

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import shared_data_path
+from test_case import shared_data_path
 from tfbert.data.conll import read_conll, tag_names
 from tfbert.data.squad import read_squad, to_squad_dataset
 from tfbert.metrics.squad import evaluate

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import keras
 import tfbert
-from conftest import TINY
+from test_case import TINY
 from tfbert.data.examples import ClassificationData, TextExample
 from tfbert.data.pipeline import classification_dataset, packed_lengths
 from tfbert.preprocessing import BertPreprocessor, BertTokenizer

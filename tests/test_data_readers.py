@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import shared_data_path
+from test_case import shared_data_path
 from tfbert.data.csv_text import read_text_table
 from tfbert.data.examples import ClassificationData, TextExample
 from tfbert.data.glue import read_mrpc, read_sst2

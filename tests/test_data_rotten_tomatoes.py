@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from conftest import shared_data_path
+from test_case import shared_data_path
 from tfbert.assets import file_sha256
 from tfbert.data import rotten_tomatoes as rt
 

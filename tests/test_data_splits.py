@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import shared_data_path
+from test_case import shared_data_path
 from tfbert.data.examples import ClassificationData, TextExample
 from tfbert.data.splits import group_hash, group_split, random_split, sentence_holdout_split
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert
-from conftest import TINY, random_inputs
+from test_case import TINY, random_inputs
 from tfbert.distribute import (STRATEGIES, choose_strategy, cluster_spec, distribute_batches, get_strategy, is_chief,
                                replica_batches, weights_digest)
 

@@ -17,7 +17,7 @@ import pytest
 
 import tfbert
 from cluster import logs, run_cluster
-from conftest import TINY
+from test_case import TINY
 
 WORDS = ["good", "great", "fun", "bad", "dull", "awful", "film", "movie", "plot", "acting"]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert
-from conftest import TINY
+from test_case import TINY
 from tfbert.distribute import assert_static_shapes, pin_batch_size, tpu_compile_options
 from tfbert.preprocessing import BertPreprocessor, BertTokenizer
 from tfbert.tasks import BertClassifier

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert
-from tests.conftest import TINY, random_inputs
+from test_case import TINY, random_inputs
 from tests.export_checks import run_isolated
 from tfbert import export as export_module
 from tfbert.export import export_saved_model, next_version
@@ -288,8 +288,7 @@ def test_loads_and_answers_without_tfbert_or_keras(classifier_export, tmp_path, 
 # ---- saved_model_cli ------------------------------------------------------------------
 def _saved_model_cli():
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")
-    if cli is None:
-        pytest.skip("saved_model_cli is not on PATH (it comes with the tensorflow package)")
+    assert cli is not None, "saved_model_cli is missing: the tensorflow package installs it beside python"
     return cli
 
 

@@ -33,7 +33,7 @@ def exports(tmp_path_factory):
             out[f"{task}_{shape}"] = (model, path)
     from tests.test_export_tasks import preprocessor, tiny_bert
     from tfbert.tasks import BertClassifier
-    regression = BertClassifier(tiny_bert(9), num_classes=1, preprocessor=preprocessor()[0])  # a score, MSE
+    regression = BertClassifier(tiny_bert(9), num_classes=1, preprocessor=preprocessor())  # a score, MSE
     for shape, length in (("dynamic", None), ("static", STATIC)):
         out[f"regression_{shape}"] = (regression, regression.export_saved_model(
             str(root / f"regression_{shape}"), sequence_length=length))
@@ -125,8 +125,7 @@ REPLAYED = [f"{task}_dynamic" for task in TASKS] + ["regression_dynamic",
 
 
 def test_warmup_records_parse_and_replay(exports, loaded):
-    serving_api = pytest.importorskip("tensorflow_serving.apis.prediction_log_pb2",
-                                      reason="tensorflow-serving-api parses the records as TF Serving does")
+    from tensorflow_serving.apis import prediction_log_pb2 as serving_api  # parses the records as TF Serving does
     for name, (_, path) in sorted(exports.items()):
         saved = serving_signatures(path)
         records = [r.numpy() for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))]
@@ -282,8 +281,7 @@ def test_batching_examples_parse():
     sizes = text_format.Parse(text.replace("# allowed_batch_sizes", "allowed_batch_sizes"),
                               _batching_parameters_class()()).allowed_batch_sizes
     assert list(sizes) == sorted(sizes) and sizes[-1] == batching.max_batch_size.value
-    config_pb2 = pytest.importorskip("tensorflow_serving.config.model_server_config_pb2",
-                                     reason="tensorflow-serving-api holds the server's config protos")
+    from tensorflow_serving.config import model_server_config_pb2 as config_pb2  # the server's config protos
     with open(os.path.join(SERVING_EXAMPLES, "models.config")) as f:
         models = text_format.Parse(f.read(), config_pb2.ModelServerConfig())
     configs = models.model_config_list.config

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import tfbert
 from tests.export_checks import run_isolated
+from tfbert.preprocessing import BertPreprocessor
 from tfbert.preprocessing.tokenizer import BertTokenizer
 from tfbert.tasks import (BertClassifier, BertEmbedder, BertMultipleChoice, BertQuestionAnswerer,
                           BertTokenClassifier)
@@ -31,12 +32,7 @@ LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def preprocessor(sequence_length=32):
-    tokenizer = BertTokenizer(VOCAB)
-    try:
-        from tfbert.preprocessing import BertPreprocessor
-    except ImportError:
-        return tokenizer, False
-    return BertPreprocessor(tokenizer, sequence_length=sequence_length), True
+    return BertPreprocessor(BertTokenizer(VOCAB), sequence_length=sequence_length)
 
 
 def tiny_bert(seed):
@@ -47,11 +43,8 @@ def tiny_bert(seed):
 
 
 def build(task, bare=False):
-    """A tiny task model with its preprocessor (``bare``: without one; None when it needs the
-    unlanded BertPreprocessor)."""
-    prep, full = preprocessor()
-    if bare:
-        prep, full = None, True
+    """A tiny task model with its preprocessor (``bare``: without one)."""
+    prep = None if bare else preprocessor()
     if task == "question_answerer":
         return BertQuestionAnswerer(tiny_bert(1), preprocessor=prep, doc_stride=6, max_query_length=6, n_best=5,
                                     max_answer_length=6)
@@ -59,8 +52,6 @@ def build(task, bare=False):
         return BertTokenClassifier(tiny_bert(2), label_names=LABELS, preprocessor=prep)
     if task == "masked_lm":
         return BertMaskedLM(tiny_bert(3), preprocessor=prep)
-    if not full:
-        return None
     if task == "classifier":
         return BertClassifier(tiny_bert(4), num_classes=2, label_names=["negative", "positive"], preprocessor=prep)
     if task == "classifier_pair":
@@ -83,17 +74,9 @@ def exported(tmp_path_factory):
     out = {}
     for task in TASKS:
         model = build(task)
-        if model is None:
-            continue
         path = model.export_saved_model(str(root / task), pair=True if task == "classifier_pair" else None)
         out[task] = (model, path, tf.saved_model.load(path))
     return out
-
-
-def get(exported, task):
-    if task not in exported:
-        pytest.skip(f"{task} needs tfbert.preprocessing.BertPreprocessor (issue 4), not available")
-    return exported[task]
 
 
 def request_inputs(name):
@@ -119,7 +102,7 @@ CONTEXTS = ["Ada Lovelace wrote the first program for the analytical engine in L
 
 
 def test_question_answerer_matches_predict_text(exported):
-    model, _, served = get(exported, "question_answerer")
+    model, _, served = exported["question_answerer"]
     out = served.signatures["serving_default"](question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
     want = model.predict_text(QUESTIONS, CONTEXTS)
     assert strings(out["answer"]) == [w["text"] for w in want]
@@ -135,7 +118,7 @@ def test_question_answerer_matches_predict_text(exported):
 
 def test_static_shapes_give_the_dynamic_answers(exported, tmp_path):
     """sequence_length=int pads every window to that width; answers do not change."""
-    model, _, served = get(exported, "question_answerer")
+    model, _, served = exported["question_answerer"]
     window = getattr(model.preprocessor, "sequence_length", None) or MAX_POSITIONS  # the dynamic export's cap
     static = tf.saved_model.load(model.export_saved_model(str(tmp_path), sequence_length=window))
     assert static.signatures["serve_tokens"].structured_input_signature[1]["token_ids"].shape.as_list() == [
@@ -152,7 +135,7 @@ TEXTS = ["Ada Lovelace was born in London.", "", "Lovelace, London; lovelaces wr
 
 
 def test_token_classifier_matches_predict_text(exported):
-    model, _, served = get(exported, "token_classifier")
+    model, _, served = exported["token_classifier"]
     out = served.signatures["serving_default"](text=tf.constant(TEXTS))
     want = model.predict_text(TEXTS[:4])
     for i, row in enumerate(want):
@@ -174,7 +157,7 @@ def test_token_classifier_matches_predict_text(exported):
 
 
 def test_masked_lm_matches_fill_mask(exported):
-    model, _, served = get(exported, "masked_lm")
+    model, _, served = exported["masked_lm"]
     texts = ["Paris is the [MASK] of France.", "[MASK] [MASK] wrote code[MASK]", "no mask here", ""]
     out = served.signatures["serving_default"](text=tf.constant(texts))
     assert out["tokens"].shape == (4, 3, 5) and out["probabilities"].shape == (4, 3, 5)
@@ -188,7 +171,7 @@ def test_masked_lm_matches_fill_mask(exported):
 
 
 def test_classifier_matches_the_model(exported):
-    model, _, served = get(exported, "classifier")
+    model, _, served = exported["classifier"]
     texts = ["a great movie", "two hours I will never get back", ""]
     out = served.signatures["serving_default"](text=tf.constant(texts))
     logits = model(model.preprocessor(texts), training=False).numpy()
@@ -198,7 +181,7 @@ def test_classifier_matches_the_model(exported):
 
 
 def test_pair_classifier_takes_text_pair(exported):
-    model, _, served = get(exported, "classifier_pair")
+    model, _, served = exported["classifier_pair"]
     fn = served.signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == ["text", "text_pair"]
     a, b = ["the cat sat on the mat", "stocks fell"], ["a cat was sitting on a mat", "the cat sat"]
@@ -209,11 +192,11 @@ def test_pair_classifier_takes_text_pair(exported):
 
 
 def test_embedder_and_multiple_choice(exported):
-    model, _, served = get(exported, "embedder")
+    model, _, served = exported["embedder"]
     texts = ["a man is eating food", "a man is eating a piece of bread"]
     out = served.signatures["serving_default"](text=tf.constant(texts))
     np.testing.assert_allclose(out["embedding"], model.embed(texts), atol=1e-5)
-    model, _, served = get(exported, "multiple_choice")
+    model, _, served = exported["multiple_choice"]
     contexts = ["she opened the umbrella because", "he put the milk back in the"]
     choices = [["it started to rain", "she was hungry", "the bus was late"], ["fridge", "car", "book"]]
     out = served.signatures["serving_default"](text=tf.constant(contexts), choices=tf.constant(choices))
@@ -236,7 +219,7 @@ STRING_INPUTS = {
 
 @pytest.mark.parametrize("task", sorted(STRING_INPUTS))
 def test_bad_string_input(exported, task):
-    _, _, served = get(exported, task)
+    _, _, served = exported[task]
     fn = served.signatures["serving_default"]
     names = STRING_INPUTS[task]
     good = fn(**{n: tf.constant(["ada wrote code ."] * 2) for n in names})
@@ -280,8 +263,6 @@ ISOLATED_INPUTS = {
 def test_every_task_serves_without_tfbert_or_keras(exported, tmp_path):
     """One fresh process with tfbert, keras_hub and keras unimportable (tokenizer ops loaded as a
     C++ server loads them; tests/test_export.py also runs the plain ``import tensorflow_text`` way)."""
-    if not exported:
-        pytest.skip("no task exported")
     calls = [(path, "serving_default", {k: np.array(v, dtype=object) for k, v in ISOLATED_INPUTS[task].items()})
              for task, (_, path, _) in sorted(exported.items())]
     info, outputs = run_isolated(calls, str(tmp_path), mode="ops_only")
@@ -332,7 +313,7 @@ def tokens_export(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(REQUEST_FILES))
 def test_request_file_matches_the_signature(name, exported, tokens_export):
     task = REQUEST_FILES[name]
-    model, _, served = tokens_export if task == "tokens" else get(exported, task)
+    model, _, served = tokens_export if task == "tokens" else exported[task]
     signature, inputs = request_inputs(name)
     fn = served.signatures[signature]
     specs = fn.structured_input_signature[1]
@@ -368,8 +349,7 @@ def test_grpc_script_says_what_is_missing():
 # ---- saved_model_cli ---------------------------------------------------------------------
 def _saved_model_cli():
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or shutil.which("saved_model_cli")
-    if cli is None:
-        pytest.skip("saved_model_cli is not on PATH (it comes with the tensorflow package)")
+    assert cli is not None, "saved_model_cli is missing: the tensorflow package installs it beside python"
     return cli
 
 
@@ -379,7 +359,7 @@ def _saved_model_cli():
 ])
 def test_saved_model_cli_answers_raw_strings(exported, task, exprs, key):
     cli = _saved_model_cli()
-    _, path, _ = get(exported, task)
+    _, path, _ = exported[task]
     show = subprocess.run([cli, "show", "--all", "--dir", path], capture_output=True, text=True, timeout=300)
     assert show.returncode == 0, show.stderr[-2000:]
     assert "signature_def['serving_default']" in show.stdout and "signature_def['serve_tokens']" in show.stdout

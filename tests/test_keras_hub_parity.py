@@ -3,7 +3,7 @@
 import keras_hub
 import numpy as np
 
-from conftest import random_inputs
+from test_case import random_inputs
 from tfbert import BERT, BertConfig
 from tfbert.checkpoints.keras_hub import load_from_backbone, save_to_backbone
 

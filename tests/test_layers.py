@@ -1,8 +1,12 @@
+"""tfbert's layers: each passes TestCase.run_layer_test, plus what is particular to it."""
+
+import functools
+
 import keras
 import numpy as np
 import pytest
 
-from layer_checks import check_config_round_trip, check_eager_and_symbolic, check_fit_step, check_mixed_precision
+from test_case import TestCase
 from tfbert import activations
 from tfbert.layers import BertEmbeddings, BertPooler, BertSelfAttention, SequencePooling, TransformerEncoderBlock
 
@@ -22,108 +26,98 @@ def test_gelu_forms():
         assert activations.get(name) is activations.gelu_tanh
 
 
-def test_embeddings():
-    layer = BertEmbeddings(64, 16, max_position_embeddings=8, layer_norm_eps=1e-12, dropout=0.0)
-    out = check_eager_and_symbolic(layer, [IDS, np.zeros_like(IDS)], (2, 5, 16))
-    clone = check_config_round_trip(layer)
-    assert clone.layer_norm.epsilon == 1e-12
-    # Position 3 of the two rows differs only through the word id.
-    assert not np.allclose(out[0, 3], out[1, 3])
-    check_mixed_precision(lambda: BertEmbeddings(64, 16), [IDS, np.zeros_like(IDS)])
+class TestBertEmbeddings(TestCase):
+    def test_layer_behaviors(self):
+        make = functools.partial(BertEmbeddings, 64, 16, max_position_embeddings=8, layer_norm_eps=1e-12,
+                                 dropout=0.0)
+        layer, out = self.run_layer_test(make, [IDS, np.zeros_like(IDS)], (2, 5, 16), variable_length=True)
+        clone = self.run_config_round_trip(layer)
+        assert clone.layer_norm.epsilon == 1e-12
+        # Position 3 of the two rows differs only through the word id.
+        assert not np.allclose(out[0, 3], out[1, 3])
+
+    def test_layer_norm_in_float32_under_mixed_precision(self):
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        layer = BertEmbeddings(64, 16)
+        assert layer.layer_norm.compute_dtype == "float32"
+        assert layer.word_embeddings.compute_dtype == "bfloat16"
 
 
-def test_embeddings_layer_norm_in_float32_under_mixed_precision():
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    layer = BertEmbeddings(64, 16)
-    assert layer.layer_norm.compute_dtype == "float32"
-    assert layer.word_embeddings.compute_dtype == "bfloat16"
+class TestBertSelfAttention(TestCase):
+    def test_layer_behaviors(self):
+        make = functools.partial(BertSelfAttention, 16, 2, dropout=0.0)
+        self.run_layer_test(make, [X, MASK], (2, 5, 16), variable_length=True)
+
+    def test_ignores_padded_keys(self):
+        attn = BertSelfAttention(16, 2, dropout=0.0)
+        out = attn(X, MASK)
+        changed = X.copy()
+        changed[0, 3:] += 100.0  # only padded positions of row 0 change
+        out2 = attn(changed, MASK)
+        np.testing.assert_allclose(out[0, :3], out2[0, :3], atol=1e-5)
+
+    def test_matches_reference_formula(self):
+        attn = BertSelfAttention(16, 2, dropout=0.0)
+        out = np.asarray(attn(X, MASK))
+        q, k, v, o = (np.asarray(layer.kernel) for layer in (attn.query, attn.key, attn.value, attn.output_dense))
+        qb, kb, vb, ob = (np.asarray(layer.bias) for layer in (attn.query, attn.key, attn.value, attn.output_dense))
+
+        def heads(t):
+            return t.reshape(2, 5, 2, 8).transpose(0, 2, 1, 3)
+
+        scores = heads(X @ q + qb) @ heads(X @ k + kb).transpose(0, 1, 3, 2) / np.sqrt(8)
+        scores = scores + (1 - MASK[:, None, None, :]) * -1e9
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        context = (probs @ heads(X @ v + vb)).transpose(0, 2, 1, 3).reshape(2, 5, 16)
+        np.testing.assert_allclose(out, context @ o + ob, atol=1e-5)
+
+    def test_rejects_bad_heads(self):
+        with pytest.raises(ValueError, match="divisible"):
+            BertSelfAttention(15, 2)
 
 
-def test_attention_ignores_padded_keys():
-    attn = BertSelfAttention(16, 2, dropout=0.0)
-    out = check_eager_and_symbolic(attn, [X, MASK], (2, 5, 16))
-    changed = X.copy()
-    changed[0, 3:] += 100.0  # only padded positions of row 0 change
-    out2 = attn(changed, MASK)
-    np.testing.assert_allclose(out[0, :3], out2[0, :3], atol=1e-5)
-    check_config_round_trip(attn)
-    check_mixed_precision(lambda: BertSelfAttention(16, 2), [X, MASK])
+class TestTransformerEncoderBlock(TestCase):
+    def test_layer_behaviors(self):
+        # default dropout: the jit-compiled fit step trains with it
+        make = functools.partial(TransformerEncoderBlock, 16, 2, 32, hidden_act="gelu")
+        layer, _ = self.run_layer_test(make, [X, MASK], (2, 5, 16), run_training_check=True, variable_length=True)
+        clone = self.run_config_round_trip(layer)
+        assert clone.output_layer_norm.epsilon == 1e-12
+        assert clone.intermediate_dense.activation is activations.gelu_erf
+
+    def test_is_post_ln(self):
+        block = TransformerEncoderBlock(16, 2, 32, dropout=0.0, attention_dropout=0.0)
+        out = np.asarray(block(X, MASK))
+        # Post-LN: each output row is normalised (gamma=1, beta=0 at init).
+        np.testing.assert_allclose(out.mean(-1), 0.0, atol=1e-5)
+        np.testing.assert_allclose(out.std(-1), 1.0, atol=1e-3)
 
 
-def test_attention_matches_reference_formula():
-    attn = BertSelfAttention(16, 2, dropout=0.0)
-    out = np.asarray(attn(X, MASK))
-    q, k, v, o = (np.asarray(layer.kernel) for layer in (attn.query, attn.key, attn.value, attn.output_dense))
-    qb, kb, vb, ob = (np.asarray(layer.bias) for layer in (attn.query, attn.key, attn.value, attn.output_dense))
-
-    def heads(t):
-        return t.reshape(2, 5, 2, 8).transpose(0, 2, 1, 3)
-
-    scores = heads(X @ q + qb) @ heads(X @ k + kb).transpose(0, 1, 3, 2) / np.sqrt(8)
-    scores = scores + (1 - MASK[:, None, None, :]) * -1e9
-    probs = np.exp(scores - scores.max(-1, keepdims=True))
-    probs /= probs.sum(-1, keepdims=True)
-    context = (probs @ heads(X @ v + vb)).transpose(0, 2, 1, 3).reshape(2, 5, 16)
-    np.testing.assert_allclose(out, context @ o + ob, atol=1e-5)
+class TestBertPooler(TestCase):
+    def test_layer_behaviors(self):
+        pooler, out = self.run_layer_test(functools.partial(BertPooler, 16), [X], (2, 16), variable_length=True)
+        np.testing.assert_allclose(out, np.tanh(X[:, 0] @ np.asarray(pooler.dense.kernel)), atol=1e-6)
 
 
-def test_attention_rejects_bad_heads():
-    with pytest.raises(ValueError, match="divisible"):
-        BertSelfAttention(15, 2)
+class TestSequencePooling(TestCase):
+    @pytest.mark.parametrize("mode", ["cls", "mean", "max"])
+    def test_layer_behaviors(self, mode):
+        layer, out = self.run_layer_test(functools.partial(SequencePooling, mode), [X, MASK], (2, 16),
+                                         variable_length=True)
+        if mode == "cls":
+            expected = X[:, 0]
+        elif mode == "mean":
+            expected = np.stack([X[0, :3].mean(0), X[1].mean(0)])
+        else:
+            expected = np.stack([X[0, :3].max(0), X[1].max(0)])
+        np.testing.assert_allclose(np.asarray(out), expected, atol=1e-6)
 
+    def test_all_padding_row_is_zero(self):
+        mask = np.zeros((1, 5), "int32")
+        for mode in ("mean", "max"):
+            np.testing.assert_array_equal(np.asarray(SequencePooling(mode)(X[:1], mask)), 0.0)
 
-def test_encoder_block():
-    block = TransformerEncoderBlock(16, 2, 32, hidden_act="gelu", dropout=0.0, attention_dropout=0.0)
-    check_eager_and_symbolic(block, [X, MASK], (2, 5, 16))
-    clone = check_config_round_trip(block)
-    assert clone.output_layer_norm.epsilon == 1e-12
-    assert clone.intermediate_dense.activation is activations.gelu_erf
-    check_mixed_precision(lambda: TransformerEncoderBlock(16, 2, 32), [X, MASK])
-
-    def build():
-        inputs = keras.Input((5, 16))
-        mask = keras.Input((5,), dtype="int32")
-        out = TransformerEncoderBlock(16, 2, 32)(inputs, mask)
-        return keras.Model([inputs, mask], out)
-
-    check_fit_step(build, [X, MASK], np.zeros((2, 5, 16), "float32"))
-
-
-def test_encoder_block_is_post_ln():
-    block = TransformerEncoderBlock(16, 2, 32, dropout=0.0, attention_dropout=0.0)
-    out = np.asarray(block(X, MASK))
-    # Post-LN: each output row is normalised (gamma=1, beta=0 at init).
-    np.testing.assert_allclose(out.mean(-1), 0.0, atol=1e-5)
-    np.testing.assert_allclose(out.std(-1), 1.0, atol=1e-3)
-
-
-def test_pooler():
-    pooler = BertPooler(16)
-    out = check_eager_and_symbolic(pooler, [X], (2, 16))
-    np.testing.assert_allclose(out, np.tanh(X[:, 0] @ np.asarray(pooler.dense.kernel)), atol=1e-6)
-    check_config_round_trip(pooler)
-
-
-@pytest.mark.parametrize("mode", ["cls", "mean", "max"])
-def test_sequence_pooling(mode):
-    layer = SequencePooling(mode)
-    out = np.asarray(layer(X, MASK))
-    if mode == "cls":
-        expected = X[:, 0]
-    elif mode == "mean":
-        expected = np.stack([X[0, :3].mean(0), X[1].mean(0)])
-    else:
-        expected = np.stack([X[0, :3].max(0), X[1].max(0)])
-    np.testing.assert_allclose(out, expected, atol=1e-6)
-    check_config_round_trip(layer)
-
-
-def test_sequence_pooling_all_padding_row_is_zero():
-    mask = np.zeros((1, 5), "int32")
-    for mode in ("mean", "max"):
-        np.testing.assert_array_equal(np.asarray(SequencePooling(mode)(X[:1], mask)), 0.0)
-
-
-def test_sequence_pooling_bad_mode():
-    with pytest.raises(ValueError, match="Unknown pooling mode 'sum'"):
-        SequencePooling("sum")
+    def test_bad_mode(self):
+        with pytest.raises(ValueError, match="Unknown pooling mode 'sum'"):
+            SequencePooling("sum")

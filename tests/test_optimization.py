@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import TINY
+from test_case import TINY
 from tfbert import BERT, BertClassifier, BertConfig
 from tfbert.optimization import BertAdamW, WarmupLinearDecay, create_optimizer
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert
-from conftest import TINY
+from test_case import TINY, TestCase
 from tfbert.preprocessing import BertPreprocessor, BertTokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "how", "old", "are", "you", "?", "i", "am",
@@ -252,12 +252,13 @@ def test_offsets_with_dynamic_padding(dynamic):
 
 # -- configuration ---------------------------------------------------------------------------
 
-def test_config_round_trip_and_from_preset(tokenizer, tmp_path):
-    pre = BertPreprocessor(tokenizer, sequence_length=32, truncate="longest_first", max_input_chars=1000)
-    clone = BertPreprocessor.from_config(pre.get_config())
-    assert clone.get_config() == pre.get_config()
-    assert rows(clone(["how old"])) == rows(pre(["how old"]))
-    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    from_dir = BertPreprocessor.from_preset(str(tmp_path), sequence_length=8)
-    assert rows(from_dir(["how old"])) == rows(BertPreprocessor(tokenizer, sequence_length=8)(["how old"]))
-    assert os.path.isfile(tmp_path / "vocab.txt")
+class TestBertPreprocessorConfig(TestCase):
+    def test_config_round_trip_and_from_preset(self, tokenizer, tmp_path):
+        pre = BertPreprocessor(tokenizer, sequence_length=32, truncate="longest_first", max_input_chars=1000)
+        clone = self.run_config_round_trip(pre)   # through JSON
+        assert clone.get_config() == pre.get_config()
+        assert rows(clone(["how old"])) == rows(pre(["how old"]))
+        (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+        from_dir = self.run_preset_test(BertPreprocessor, str(tmp_path), init_kwargs={"sequence_length": 8})
+        assert rows(from_dir(["how old"])) == rows(BertPreprocessor(tokenizer, sequence_length=8)(["how old"]))
+        assert os.path.isfile(tmp_path / "vocab.txt")

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert
-from conftest import TINY
+from test_case import TINY
 from tfbert import cli, fileio
 from tfbert.callbacks import HistoryRecorder, ScalarSummaries, run_callbacks
 from tfbert.plots import confusion_matrix, plot_confusion_matrix, plot_history, plots_available

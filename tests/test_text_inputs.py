@@ -66,7 +66,7 @@ def test_preprocessor_replaces_lone_surrogates(tokenizer):
 
 def test_task_predict_text_takes_lone_surrogates(tokenizer):
     import tfbert
-    from conftest import TINY
+    from test_case import TINY
     from tfbert.tasks import BertClassifier, BertQuestionAnswerer, BertTokenClassifier
 
     backbone = tfbert.BERT(tfbert.BertConfig(**{**TINY, "vocab_size": len(VOCAB)}))
@@ -86,7 +86,7 @@ def test_predict_cli_replaces_invalid_utf8_in_arguments_and_stdin(capsys, tmp_pa
     import sys
 
     import tfbert
-    from conftest import TINY
+    from test_case import TINY
     from tfbert import cli
     from tfbert.tasks import BertClassifier
 

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import tokenizer_corpora as corpora
-from conftest import REPO_ROOT, SHARED_DATA, shared_data_path
+from test_case import REPO_ROOT, SHARED_DATA, TestCase, shared_data_path
 from tfbert.preprocessing import BertTokenizer
 from tfbert.preprocessing.tokenizer import load_vocabulary
 
@@ -124,7 +124,8 @@ def test_minilm_hugging_face_directory(uncased_vocab):
 
 
 def test_offline_preset_name():
-    presets = pytest.importorskip("tfbert.checkpoints.presets")
+    from tfbert.checkpoints import presets
+
     if not presets.is_cached("minilm_l6_en_uncased"):
         pytest.skip("minilm_l6_en_uncased is not in tfbert's cache (fetching it needs the package registry)")
     tok = BertTokenizer.from_preset("minilm_l6_en_uncased")
@@ -317,8 +318,14 @@ def test_tf_data_and_tf_function(small):
     assert starts.numpy()[0].tolist()[:2] == [0, 4]
 
 
-def test_config_round_trip():
-    tok = BertTokenizer(SMALL, lowercase=False, max_input_chars=50, special_tokens_in_strings=False)
-    clone = BertTokenizer.from_config(tok.get_config())
-    assert clone.get_config() == tok.get_config()
-    assert clone(["The [MASK] Cafe"]).to_list() == tok(["The [MASK] Cafe"]).to_list()
+class TestBertTokenizerConfig(TestCase):
+    def test_config_round_trip(self):
+        tok = BertTokenizer(SMALL, lowercase=False, max_input_chars=50, special_tokens_in_strings=False)
+        clone = self.run_config_round_trip(tok)   # through JSON
+        assert clone.get_config() == tok.get_config()
+        assert clone(["The [MASK] Cafe"]).to_list() == tok(["The [MASK] Cafe"]).to_list()
+
+    def test_from_preset_and_an_unknown_name(self, tmp_path):
+        (tmp_path / "vocab.txt").write_text("\n".join(SMALL) + "\n", encoding="utf-8")
+        tok = self.run_preset_test(BertTokenizer, str(tmp_path))
+        assert tok.vocabulary == SMALL

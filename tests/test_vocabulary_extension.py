@@ -14,7 +14,7 @@ from tfbert.heads.pretraining import MaskedLMHead, NextSentenceHead
 from tfbert.tasks.pretrainer import BertPretrainer
 from tfbert.vocabulary_extension import new_tokens_from_corpus, unknown_rate
 
-from conftest import minilm_source, shared_data_path
+from test_case import minilm_source, shared_data_path
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "a", "programmer", "cat", "##dog", "dog",
          "hello", ",", "。"]

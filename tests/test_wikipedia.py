@@ -3,7 +3,7 @@
 import bz2
 import glob
 
-from conftest import shared_data_path
+from test_case import shared_data_path
 
 from tfbert.data.wikipedia import iter_articles, load_articles, split_articles, wikitext_to_paragraphs
 
