@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tfbert.training
-from conftest import save_tiny_hf_preset
+from test_case import save_tiny_hf_preset
 from test_cli_tasks import VOCAB, run_cli, write_task_files
 from tfbert.distribute import replica_batches, static_batches, steps_per_execution_for
 
