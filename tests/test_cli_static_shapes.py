@@ -1,8 +1,9 @@
 """`--static-shapes` (what `--strategy tpu` turns on): the training commands on fixed shapes and an XLA step.
 
-There is no TPU here: these run the TPU's data and compile path on the default strategy. For every
-task, what reaches `fit` has fully defined shapes (batch x --max-seq-len), the model is compiled with
-jit_compile and several steps per call, and the run trains to the end.
+There is no TPU here: these run the TPU's data and compile path on the default strategy. For tasks
+of each input layout and for pretraining, what reaches `fit` has fully defined shapes (batch x
+--max-seq-len), the model is compiled with jit_compile and several steps per call, and the run
+trains to the end.
 """
 
 import json
@@ -46,14 +47,6 @@ def all_static(spec):
 
 def write_data(task, directory):
     """(train, validation) files of the task's format."""
-    if task == "classification":
-        rows = [("a good film", "pos"), ("dull plot", "neg"), ("great fun", "pos"), ("an awful movie", "neg")]
-        paths = []
-        for name, repeat in (("train", 6), ("valid", 2)):
-            path = directory / f"{name}.csv"
-            path.write_text("text,label\n" + "\n".join(f"{t},{label}" for t, label in rows * repeat) + "\n")
-            paths.append(path)
-        return paths
     if task == "ner":
         sentences = [("a good film", "O B-MISC I-MISC"), ("great fun", "B-PER O"), ("dull plot", "O B-LOC"),
                      ("an awful movie", "O O B-MISC")]
@@ -68,8 +61,10 @@ def write_data(task, directory):
     return write_task_files(task, directory)[:2]
 
 
-# regression batches exactly as classification does (tfbert.cli.tasks.RegressionTask), so it is left out
-@pytest.mark.parametrize("task", ["classification", "ner", "qa", "multiple_choice", "embedding"])
+# Three tasks cover the three shapes of what static_batches re-batches: ner (a label per token, padded
+# with -100), multiple_choice ([B, C, S] inputs) and embedding (two input dicts). classification,
+# regression and qa hand it flat [B, S] inputs and one label per row, as the unit tests below do.
+@pytest.mark.parametrize("task", ["ner", "multiple_choice", "embedding"])
 def test_finetune_with_static_shapes_feeds_fit_fixed_shapes_and_compiles_with_xla(capsys, tmp_path, monkeypatch,
                                                                                 tiny_preset, task):
     spy = FitSpy(monkeypatch)
