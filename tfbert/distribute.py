@@ -304,9 +304,9 @@ def static_batches(dataset, batch_size, sequence_length, label_padding=0, what="
     do. Each row's last axis, where its size is not static, is padded to
     ``sequence_length`` (inputs with 0, which is ``[PAD]`` and a zero padding
     mask; everything after the inputs with ``label_padding``), rows are
-    batched again with ``drop_remainder=True``
-    (the last ``rows % batch_size`` rows are left out), and every tensor gets a
-    fully defined shape: what a TPU compiles once. Any other axis must already
+    batched again with ``drop_remainder=True`` (the last ``rows % batch_size``
+    rows are left out), and every tensor gets a fully defined shape: what a
+    TPU compiles once. Any other axis must already
     have a static size. Counting the rows runs ``dataset`` once.
 
     >>> import tensorflow as tf

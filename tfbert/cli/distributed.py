@@ -6,8 +6,8 @@ machine with 8 GPUs and on N machines (each with its own ``TF_CONFIG``):
 other TensorFlow work, and :func:`start_worker_run` opens the run directory.
 With a TPU strategy (or ``--static-shapes``), :func:`static_shapes` turns on
 the fixed shapes a TPU compiles once. The chief (worker 0, or the ``chief``
-task) opens the real run directory, as a one-process run does. Every other worker opens a private run folder under the
-system's temporary directory (its logs, metrics, plots and ``model.keras`` land
+task) opens the real run directory, as a one-process run does. Every other
+worker opens a private run folder under the system's temporary directory (its logs, metrics, plots and ``model.keras`` land
 there, since saving takes every worker) and :func:`worker_run` removes it at the
 end, failure or not. With ``--resume`` every worker reads the settings and the
 checkpoints from the real run directory, which must be on a file system they all

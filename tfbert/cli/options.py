@@ -134,7 +134,8 @@ def add_distribute_options(parser):
 POLICY_CHOICES = ("auto",) + POLICIES
 OPTIONS["policy"] = (("--policy",), dict(
     choices=POLICY_CHOICES,
-    help="Keras dtype policy: auto (mixed_bfloat16 on a TPU, an Ampere+ GPU, a CPU with AMX, or one with AVX512_BF16 whose bfloat16 matmuls measure faster, "
+    help="Keras dtype policy: auto (mixed_bfloat16 on a TPU, an Ampere+ GPU, a CPU with AMX, or one with "
+         "AVX512_BF16 whose bfloat16 matmuls measure faster, "
          "mixed_float16 on a Volta/Turing GPU, else float32; printed and recorded in run.json), float32, "
          "mixed_float16 (GPU only) or mixed_bfloat16"))
 # ---- end of dtype policy --------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from tfbert.cli.sources import save_keras
 PRETRAIN_DEFAULTS = dict(
     preset=None, config="mini", vocab=None, vocab_size=8000, data=None, epochs=None, steps=None, batch_size=32,
     learning_rate=1e-4, policy="float32", seed=42, max_seq_len=128, max_predictions=20, dupe_factor=2,
-    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None, static_shapes=False,
+    random_document_weighting="length", steps_per_epoch=None, whole_word_mask="none", dropout=None,
+    static_shapes=False,
 )
 PRETRAIN_FIXED = ("preset", "config", "vocab", "vocab_size", "data", "batch_size", "max_seq_len",
                   "max_predictions", "dupe_factor", "random_document_weighting", "seed", "policy", "whole_word_mask",
@@ -149,11 +150,11 @@ def run(args):
 def _pretrain(args, run, settings, documents):
     import keras
 
-    from tfbert.config import BertConfig
     from tfbert.cli.distributed import static_shapes
+    from tfbert.config import BertConfig
     from tfbert.data.masking import MaskedLMMasker
-    from tfbert.distribute import assert_static_shapes, pin_batch_size, tpu_compile_options
     from tfbert.data.pretraining_data import build_instances, pretraining_dataset
+    from tfbert.distribute import assert_static_shapes, pin_batch_size, tpu_compile_options
     from tfbert.model import BERT
     from tfbert.preprocessing.tokenizer import BertTokenizer
     from tfbert.preprocessing.vocabulary import train_wordpiece_vocabulary, write_vocabulary
